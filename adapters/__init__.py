@@ -1,0 +1,1 @@
+"""Pluggable adapters between a port hub and the port's own systems."""

@@ -40,10 +40,17 @@ class Rejected(PorthubError):
     """An inbound message failed a receive check.
 
     ``reason`` is one of the stable reason codes of docs/protocol.md; it is used as a metric
-    label and in audit entries, so it never changes for an existing check.
+    label and in audit entries, so it never changes for an existing check. ``sender`` and
+    ``message_id`` are filled in as far as the message could be read (unauthenticated before
+    the signature check). ``verified`` is set when the failure came after the signature check:
+    only then may the hub answer with a negative receipt.
     """
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", *, sender: str | None = None,
+                 message_id: str | None = None, verified: object | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.sender = sender
+        self.message_id = message_id
+        self.verified = verified

@@ -1,0 +1,208 @@
+"""The hub's configuration: one typed model, loaded from YAML with file:line in every error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import transports
+from .envelope import HUB_ID
+from .errors import ConfigError
+from .transports.base import TransportSettings
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string like ``500ms``, ``30s``, ``10m``, ``7d``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration must be a number of seconds or a string like '30s'")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 30s, 10m, 2h, 7d)")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _duration_fields(*names: str):
+    return field_validator(*names, mode="before")(lambda cls, v: parse_duration(v))
+
+
+class HubSection(_Model):
+    id: str
+    data_dir: Path
+    key: Path
+    cert: Path
+    ca: Path
+    crl: Path | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _hub_id(cls, value: str) -> str:
+        if not HUB_ID.match(value):
+            raise ValueError("a hub id is 2-32 characters: lower-case letters, digits, '-'")
+        return value
+
+
+def _transport(value: Any) -> TransportSettings:
+    if isinstance(value, TransportSettings):
+        return value
+    if not isinstance(value, dict) or "kind" not in value:
+        raise ValueError("a transport needs a 'kind' (memory, amqp or mqtt)")
+    return transports.load(str(value["kind"])).settings.model_validate(value)
+
+
+class PeerConfig(_Model):
+    transport: Any
+    may_send: list[str] = Field(default_factory=list)
+
+    _t = field_validator("transport", mode="before")(lambda cls, v: _transport(v))
+
+
+class Route(_Model):
+    type: str
+    to: Literal["all"] | list[str]
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) and value != "all" else value
+
+
+class Limits(_Model):
+    max_message_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    clock_skew: float = 300.0
+    default_ttl: float = 7 * 86400.0
+    _d = _duration_fields("clock_skew", "default_ttl")
+
+
+class Retry(_Model):
+    receipt_timeout: float = 30.0    # first resend when no receipt came back
+    maximum: float = 600.0           # longest wait between resends
+    window: int = Field(200, ge=1, le=100_000)  # unreceipted messages in flight per peer
+    reconnect_initial: float = 1.0
+    reconnect_maximum: float = 60.0
+    handover_initial: float = 5.0
+    handover_attempts: int = Field(20, ge=1)
+    _d = _duration_fields("receipt_timeout", "maximum", "reconnect_initial",
+                          "reconnect_maximum", "handover_initial")
+
+
+class HubConfig(_Model):
+    hub: HubSection
+    inbox: Any
+    peers: dict[str, PeerConfig] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    retry: Retry = Field(default_factory=Retry)
+
+    _t = field_validator("inbox", mode="before")(lambda cls, v: _transport(v))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "HubConfig":
+        for peer in self.peers:
+            if not HUB_ID.match(peer):
+                raise ValueError(f"peer id {peer!r} is not a valid hub id")
+            if peer == self.hub.id:
+                raise ValueError(f"peers: {peer!r} is this hub itself")
+        for route in self.routes:
+            for target in route.to if route.to != "all" else []:
+                if target not in self.peers:
+                    raise ValueError(f"routes: {route.type!r} goes to {target!r}, "
+                                     f"which is not among the peers")
+        return self
+
+
+# -- loading with line numbers --------------------------------------------------------------
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of every mapping key and sequence item."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
+    mapping = {}
+    lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = key_node.start_mark.line + 1
+    loader.lines[id(mapping)] = (mapping, lines)
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line_of(data: Any, loc: tuple, lines: dict) -> int | None:
+    line = None
+    node = data
+    for part in loc:
+        entry = lines.get(id(node))
+        if entry and isinstance(node, dict) and part in node:
+            line = entry[1][part]
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def load_config(path: Path | str) -> HubConfig:
+    """Read and validate ``path``; raise ``ConfigError`` with file:line: key: problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    loader = _LineLoader(text)
+    loader.lines = {}
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}:{str(exc)[5:]}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping")
+    return validate_config(data, path, loader.lines)
+
+
+def validate_config(data: dict, path: Path | str = "<config>", lines: dict | None = None
+                    ) -> HubConfig:
+    try:
+        return HubConfig.model_validate(data)
+    except ValidationError as exc:
+        messages = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            key = ".".join(str(p) for p in loc) or "(top)"
+            line = _line_of(data, loc, lines or {})
+            where = f"{path}:{line}" if line else str(path)
+            text = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                text = "unknown key"
+            messages.append(f"{where}: {key}: {text}")
+        raise ConfigError("\n".join(messages)) from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

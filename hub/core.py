@@ -1,0 +1,334 @@
+"""The hub: submit, sign and queue; verify, store and receipt what peers send; hand inbound
+messages to the local systems; resend, expire and account for everything.
+
+One ``Hub`` object per port hub, living on one asyncio loop (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Awaitable, Callable, Sequence
+
+from . import events as ev
+from .backoff import Backoff
+from .config import HubConfig
+from .envelope import Envelope, utc, format_time
+from .errors import PermanentError, Rejected, SubmitError, TransientError
+from .ids import new_message_id
+from .intake import Intake
+from .link import PeerLink
+from .metrics import HubMetrics
+from .routing import Router
+from .schema import RECEIPT, schemas
+from .security import jws
+from .security.identity import Identity
+from .security.trust import TrustStore
+from .store import Incoming, Outgoing, Store
+from .transports import Delivery, load as load_transport
+from .verify import Verified, Verifier
+
+log = logging.getLogger(__name__)
+
+LocalDelivery = Callable[[Envelope], Awaitable[None]]
+EXPIRY_SWEEP = 1.0  # seconds between looks for expired outgoing messages
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What ``submit`` queued: one message id per recipient."""
+
+    ids: list[str]
+    recipients: list[str]
+
+
+class Hub:
+    """A port hub. Build it with ``Hub.from_config`` (files) or directly (tests, the demo)."""
+
+    def __init__(self, config: HubConfig, identity: Identity, trust: TrustStore, *,
+                 clock: Callable[[], float] = time.time,
+                 metrics: HubMetrics | None = None) -> None:
+        if identity.hub_id != config.hub.id:
+            raise PermanentError(f"the certificate is for hub {identity.hub_id!r}, "
+                                 f"but the configuration is for {config.hub.id!r}")
+        self.config = config
+        self.id = config.hub.id
+        self.identity = identity
+        self.trust = trust
+        self.clock = clock
+        self.metrics = metrics or HubMetrics()
+        self.events = ev.Emitter()
+        self.events.observers.append(self.metrics)
+        self.schemas = schemas()
+        self.router = Router(self.id, config.peers, [(r.type, r.to) for r in config.routes])
+        self.verifier = Verifier(
+            self.id, trust, {p: c.may_send for p, c in config.peers.items()},
+            max_bytes=config.limits.max_message_bytes, clock_skew=config.limits.clock_skew,
+            clock=clock)
+        self.store: Store | None = None
+        self.links: dict[str, PeerLink] = {}
+        self.intake: Intake | None = None
+        self.local_delivery: LocalDelivery | None = None
+        self._handover_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._handover_backoff = Backoff(config.retry.handover_initial, config.retry.maximum)
+
+    @classmethod
+    def from_config(cls, config: HubConfig, **kwargs: Any) -> "Hub":
+        """Load the identity and trust named in ``config`` and build the hub."""
+        section = config.hub
+        identity = Identity.load(section.key, section.cert)
+        trust = TrustStore.from_files(section.ca, section.crl)
+        return cls(config, identity, trust, **kwargs)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the store, connect the inbox and the peer links (in the background)."""
+        self.store = Store(self.config.hub.data_dir / "hub.db")
+        inbox_kind = load_transport(self.config.inbox.kind)
+        inbox = inbox_kind.inbox(self.config.inbox, self.id)
+        retry = self.config.retry
+        reconnect = Backoff(retry.reconnect_initial, retry.reconnect_maximum)
+        self.intake = Intake(inbox, self._on_delivery, reconnect, self._inbox_state)
+        for peer, peer_config in self.config.peers.items():
+            kind = load_transport(peer_config.transport.kind)
+            self.links[peer] = PeerLink(self, peer, kind.outlet(peer_config.transport, peer,
+                                                                self.id))
+        self._spawn("inbox", self.intake.run)
+        for peer, link in self.links.items():
+            self._spawn(f"link:{peer}", link.run)
+        self._spawn("expiry", self._expiry_loop)
+        self._spawn("handover", self._handover_loop)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking work, let handled deliveries finish (at most ``timeout``), close."""
+        intake_task = self._tasks[0] if self._tasks else None
+        if intake_task:
+            intake_task.cancel()
+        if self.intake:
+            await self.intake.drain(timeout)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.intake:
+            await self.intake.inbox.close()
+        for link in self.links.values():
+            await link.close()
+        if self.store:
+            self.store.close()
+
+    def _spawn(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        async def supervised() -> None:
+            # A component that dies of a bug is logged and restarted, never silently gone.
+            failures = 0
+            while True:
+                try:
+                    await body()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001
+                    failures += 1
+                    log.exception("%s task of hub %s failed; restarting", name, self.id)
+                    await asyncio.sleep(min(30.0, 0.5 * failures))
+
+        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.id}:{name}"))
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        self.events.emit(ev.Event(kind=kind, hub=self.id, at=self.clock(), **fields))
+
+    def _inbox_state(self, connected: bool, error: str | None) -> None:
+        log.log(logging.INFO if connected else logging.WARNING, "inbox %s%s",
+                "connected" if connected else "disconnected", f": {error}" if error else "")
+        self.emit(ev.LINK_UP if connected else ev.LINK_DOWN, reason=error)
+
+    # -- sending ---------------------------------------------------------------------------
+    async def submit(self, type: str, body: Any, *, to: str | Sequence[str] | None = None,
+                     correlation_id: str | None = None, ttl: float | None = None,
+                     content_type: str = "application/json") -> Submitted:
+        """Sign and queue a message; it is on disk when this returns.
+
+        Raises ``SubmitError`` at once for an unknown type, an invalid body, or a recipient
+        or route that does not exist: nothing is queued that could only wait forever."""
+        if type == RECEIPT:
+            raise SubmitError("hub.receipt messages are made by the hub itself")
+        self.schemas.check_type(type)
+        problem = self.schemas.errors(type, body)
+        if problem:
+            raise SubmitError(f"The body is not a valid {type}: {problem}")
+        recipients = self.router.recipients(type, to)
+        now = self.clock()
+        ttl = self.config.limits.default_ttl if ttl is None else ttl
+        if ttl <= 0:
+            raise SubmitError("ttl must be positive")
+        messages = [self._sign(Envelope(
+            id=new_message_id(), type=type, sender=self.id, to=peer, created=utc(now),
+            expires=utc(now) + timedelta(seconds=ttl), body=body,
+            correlation_id=correlation_id, content_type=content_type)) for peer in recipients]
+        await self.store.add_outgoing(messages, now)
+        for message in messages:
+            self.emit(ev.SUBMITTED, message_id=message.id, peer=message.peer, type=type,
+                      correlation_id=correlation_id)
+            self.links[message.peer].wake.set()
+        return Submitted([m.id for m in messages], recipients)
+
+    def _sign(self, envelope: Envelope) -> Outgoing:
+        signed = self.identity.sign(envelope.to_bytes())
+        return Outgoing(id=envelope.id, peer=envelope.to, type=envelope.type,
+                        correlation_id=envelope.correlation_id,
+                        created=envelope.created.timestamp(), expires=envelope.expires.timestamp(),
+                        digest=jws.digest(jws.parse(signed)), jws=signed)
+
+    def _receipt(self, verified: Verified, outcome: str, reason: str | None) -> bytes:
+        env = verified.envelope
+        now = self.clock()
+        body = {"message_id": env.id, "digest": verified.digest, "outcome": outcome,
+                "reason": reason, "received_at": format_time(utc(now))}
+        receipt = Envelope(id=new_message_id(), type=RECEIPT, sender=self.id, to=env.sender,
+                           created=utc(now),
+                           expires=utc(now) + timedelta(seconds=self.config.limits.default_ttl),
+                           body=body, correlation_id=env.correlation_id)
+        return self.identity.sign(receipt.to_bytes())
+
+    # -- receiving -------------------------------------------------------------------------
+    async def _on_delivery(self, delivery: Delivery) -> None:
+        now = self.clock()
+        try:
+            verified = self.verifier.verify(delivery.body)
+        except Rejected as rejected:
+            await self._refuse(rejected, delivery.body, now)
+            await delivery.reject()
+            return
+        envelope = verified.envelope
+        if envelope.type == RECEIPT:
+            await self._on_receipt(verified, now)
+            await delivery.ack()
+            return
+        receipt = self._receipt(verified, "accepted", None)
+        incoming = Incoming(
+            id=envelope.id, sender=envelope.sender, type=envelope.type,
+            correlation_id=envelope.correlation_id, created=envelope.created.timestamp(),
+            expires=envelope.expires.timestamp(), digest=verified.digest, jws=verified.jws,
+            receipt=receipt)
+        problem = self.schemas.errors(envelope.type, envelope.body)
+        outcome, original = await self.store.accept_incoming(incoming, problem, now)
+        link = self.links[envelope.sender]
+        if outcome == "duplicate":
+            self.emit(ev.DUPLICATE, message_id=envelope.id, peer=envelope.sender,
+                      type=envelope.type, reason="duplicate")
+            link.send_receipt(original)
+            await delivery.ack()
+        elif outcome == "schema_invalid":
+            self._refused_event("schema_invalid", problem, envelope.sender, envelope.id)
+            link.send_receipt(self._receipt(verified, "rejected", "schema_invalid"))
+            await delivery.reject()
+        else:
+            self.emit(ev.RECEIVED, message_id=envelope.id, peer=envelope.sender,
+                      type=envelope.type, correlation_id=envelope.correlation_id)
+            link.send_receipt(receipt)
+            self._handover_wake.set()
+            await delivery.ack()
+
+    async def _refuse(self, rejected: Rejected, raw: bytes, now: float) -> None:
+        """Record a failed receive check; answer only a sender whose signature verified."""
+        await self.store.record_rejection(rejected.reason, rejected.sender, rejected.message_id,
+                                          rejected.detail, raw, now)
+        self._refused_event(rejected.reason, rejected.detail, rejected.sender,
+                            rejected.message_id)
+        verified = rejected.verified
+        if isinstance(verified, Verified) and verified.envelope.type != RECEIPT:
+            link = self.links.get(verified.envelope.sender)
+            if link is not None:
+                link.send_receipt(self._receipt(verified, "rejected", rejected.reason))
+
+    def _refused_event(self, reason: str, detail: str | None, sender: str | None,
+                       message_id: str | None) -> None:
+        log.warning("refused inbound message %s from %s: %s: %s", message_id, sender, reason,
+                    detail, extra={"message_id": message_id, "reason": reason})
+        self.emit(ev.REFUSED, message_id=message_id, peer=sender, reason=reason,
+                  detail={"detail": detail})
+
+    async def _on_receipt(self, verified: Verified, now: float) -> None:
+        body = verified.envelope.body
+        problem = self.schemas.errors(RECEIPT, body)
+        if problem:
+            await self._refuse(Rejected("schema_invalid", problem, sender=verified.envelope.sender,
+                                        message_id=verified.envelope.id), verified.jws, now)
+            return
+        result, row = await self.store.settle_outgoing(
+            body["message_id"], verified.envelope.sender, body["digest"], body["outcome"],
+            body["reason"], verified.jws, now)
+        if result == "settled":
+            kind = ev.DELIVERED if body["outcome"] == "accepted" else ev.REJECTED
+            self.emit(kind, message_id=body["message_id"], peer=verified.envelope.sender,
+                      type=row["type"], reason=body["reason"],
+                      correlation_id=verified.envelope.correlation_id,
+                      detail={"latency": now - row["created"]})
+            self.links[verified.envelope.sender].wake.set()
+        elif result in ("mismatch", "unknown"):
+            log.warning("receipt from %s for %s does not match a message sent to it (%s)",
+                        verified.envelope.sender, body["message_id"], result)
+
+    # -- background work -------------------------------------------------------------------
+    async def _expiry_loop(self) -> None:
+        while True:
+            for row in await self.store.expire_due(self.clock()):
+                self.emit(ev.EXPIRED, message_id=row["id"], peer=row["peer"], reason="expired")
+            await asyncio.sleep(EXPIRY_SWEEP)
+
+    async def _handover_loop(self) -> None:
+        """Hand received messages to the local system, retrying transient failures."""
+        while True:
+            self._handover_wake.clear()
+            rows = [] if self.local_delivery is None else \
+                await self.store.pending_handover(self.clock())
+            await asyncio.gather(*(self._hand_over(row) for row in rows))
+            if not rows:
+                try:
+                    await asyncio.wait_for(self._handover_wake.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _hand_over(self, row: dict[str, Any]) -> None:
+        envelope = Envelope.from_bytes(jws.parse(row["jws"]).payload)
+        retry = self.config.retry
+        try:
+            await self.local_delivery(envelope)
+        except TransientError as exc:
+            attempt = row["attempts"] + 1
+            if attempt < retry.handover_attempts:
+                await self.store.mark_handover(row["id"], "received", str(exc),
+                                               self.clock() + self._handover_backoff.delay(attempt),
+                                               self.clock())
+                return
+            await self._dead_letter(row, f"gave up after {attempt} attempts: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a permanent error or a bug in the local side
+            await self._dead_letter(row, str(exc) or type(exc).__name__)
+        else:
+            await self.store.mark_handover(row["id"], "handed_over", None, None, self.clock())
+            self.emit(ev.HANDED_OVER, message_id=row["id"], peer=row["peer"], type=row["type"],
+                      correlation_id=envelope.correlation_id)
+
+    async def _dead_letter(self, row: dict[str, Any], reason: str) -> None:
+        log.error("message %s from %s dead-lettered: %s", row["id"], row["peer"], reason,
+                  extra={"message_id": row["id"]})
+        await self.store.mark_handover(row["id"], "dead_lettered", reason, None, self.clock())
+        self.emit(ev.DEAD_LETTERED, message_id=row["id"], peer=row["peer"], type=row["type"],
+                  reason=reason, detail={"direction": "in"})
+
+    # -- queries ---------------------------------------------------------------------------
+    async def message(self, message_id: str) -> list[dict[str, Any]]:
+        return await self.store.message(message_id)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "hub": self.id,
+            "inbox": {"connected": bool(self.intake and self.intake.connected),
+                      "target": self.intake.inbox.describe() if self.intake else None,
+                      "last_error": self.intake.last_error if self.intake else None},
+            "peers": {peer: link.status() for peer, link in self.links.items()},
+        }

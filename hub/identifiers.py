@@ -1,0 +1,38 @@
+"""Checks of the identifiers that canonical messages carry: ISO 6346 container numbers, IMO
+ship numbers and UN/LOCODEs."""
+
+from __future__ import annotations
+
+import re
+
+_CONTAINER = re.compile(r"^[A-Z]{3}[UJZ][0-9]{7}$")
+_IMO = re.compile(r"^(?:IMO)?([0-9]{7})$")
+_LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
+
+
+def _letter_value(ch: str) -> int:
+    # A=10, then skipping every multiple of 11 (11, 22, 33): B=12 ... K=21, L=23 ... U=32, V=34
+    value = 10 + ord(ch) - ord("A")
+    return value + (value - 1) // 10 if value > 10 else value
+
+
+def is_container_number(text: object) -> bool:
+    """ISO 6346: owner code, category U/J/Z, serial, and a valid check digit."""
+    if not isinstance(text, str) or not _CONTAINER.match(text):
+        return False
+    total = sum((_letter_value(c) if c.isalpha() else int(c)) << i for i, c in enumerate(text[:10]))
+    return total % 11 % 10 == int(text[10])
+
+
+def is_imo_number(text: object) -> bool:
+    """IMO ship identification number: 7 digits, the last a weighted check digit."""
+    match = _IMO.match(text) if isinstance(text, str) else None
+    if not match:
+        return False
+    digits = [int(d) for d in match.group(1)]
+    return sum(d * (7 - i) for i, d in enumerate(digits[:6])) % 10 == digits[6]
+
+
+def is_unlocode(text: object) -> bool:
+    """UN/LOCODE format: ISO 3166 country code and a three-character location code."""
+    return isinstance(text, str) and bool(_LOCODE.match(text))

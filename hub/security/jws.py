@@ -1,0 +1,225 @@
+"""JWS flattened JSON serialization (RFC 7515 §7.2.2) with EdDSA/Ed25519 and ES256.
+
+Only the one profile porthub puts on the wire is produced or accepted (docs/protocol.md):
+the protected header is exactly ``alg``, ``typ`` and a one-certificate ``x5c``; there is no
+unprotected header, no ``crit``, no unencoded payload and no key fetched from a URL. Anything
+else is refused as ``malformed`` before a signature is even looked at.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature, encode_dss_signature)
+
+from ..errors import Rejected
+
+EDDSA = "EdDSA"
+ES256 = "ES256"
+ALGORITHMS = (EDDSA, ES256)
+TYP = "porthub+jws"
+MEMBERS = ("payload", "protected", "signature")
+HEADER_PARAMS = ("alg", "typ", "x5c")
+# Named in the refusal because each would let the sender change how a receiver verifies:
+# critical extensions, an unencoded payload, or a key fetched from a URL or sent bare.
+_REFUSED_PARAMS = ("crit", "b64", "jku", "x5u", "jwk")
+
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_B64STD = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_P256_BYTES = 32
+_SIGNATURE_BYTES = 64  # Ed25519, and ES256 as r || s of 32 bytes each
+
+
+@dataclass(frozen=True)
+class ParsedJWS:
+    """A JWS whose structure was checked; its signature is not verified yet."""
+
+    header: dict[str, Any]
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+    cert_der: bytes
+
+    @property
+    def alg(self) -> str:
+        return self.header["alg"]
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str, what: str) -> bytes:
+    """Strict base64url: no padding, no other alphabet, and the one canonical spelling.
+
+    Canonical matters: otherwise the unused low bits of the last character could be changed
+    without changing the decoded bytes, and two different wire forms would carry one message.
+    """
+    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+        raise Rejected("malformed", f"{what} is not unpadded base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url_encode(data) != text:
+        raise Rejected("malformed", f"{what} is not canonical base64url")
+    return data
+
+
+def _b64std_decode(text: Any, what: str) -> bytes:
+    """Strict standard base64 with padding, as RFC 7515 §4.1.6 requires for ``x5c``."""
+    if not isinstance(text, str) or not _B64STD.match(text) or len(text) % 4:
+        raise Rejected("malformed", f"{what} is not padded standard base64")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise Rejected("malformed", f"{what} is not padded standard base64") from None
+    if base64.b64encode(data).decode("ascii") != text:
+        raise Rejected("malformed", f"{what} is not canonical base64")
+    return data
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        names = [name for name, _ in pairs]
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"duplicate member {dup!r}")
+    return result
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(data: bytes, what: str) -> Any:
+    """UTF-8 JSON without duplicate member names or NaN/Infinity, else ``malformed``.
+
+    Duplicate names are refused because JSON parsers disagree on which one wins: a receiver
+    must not read a different header or envelope than another implementation would.
+    """
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates,
+                          parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Rejected("malformed", f"{what} is not strict UTF-8 JSON: {exc}") from None
+
+
+def algorithm_of(key: Any) -> str:
+    """The JWS ``alg`` for a public or private key; ValueError for any other key type."""
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return EDDSA
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)) \
+            and isinstance(key.curve, ec.SECP256R1):
+        return ES256
+    raise ValueError(f"unsupported key type {type(key).__name__}: use Ed25519 or P-256")
+
+
+def protected_header(alg: str, cert_der: bytes) -> bytes:
+    """The protected header, compact JSON in this member order."""
+    header = {"alg": alg, "typ": TYP, "x5c": [base64.b64encode(cert_der).decode("ascii")]}
+    return json.dumps(header, separators=(",", ":")).encode()
+
+
+def serialize(payload: bytes, protected: bytes, signature: bytes) -> bytes:
+    """Flattened JSON serialization of already-encoded parts (also used by test vectors)."""
+    jws = {"payload": b64url_encode(payload), "protected": b64url_encode(protected),
+           "signature": b64url_encode(signature)}
+    return json.dumps(jws, separators=(",", ":")).encode()
+
+
+def signing_input(payload: bytes, protected: bytes) -> bytes:
+    return f"{b64url_encode(protected)}.{b64url_encode(payload)}".encode("ascii")
+
+
+def sign(payload: bytes, private_key: Any, cert_der: bytes) -> bytes:
+    """Sign ``payload`` with the hub's key; the certificate travels in ``x5c``."""
+    alg = algorithm_of(private_key)
+    protected = protected_header(alg, cert_der)
+    to_sign = signing_input(payload, protected)
+    if alg == EDDSA:
+        signature = private_key.sign(to_sign)
+    else:
+        r, s = decode_dss_signature(private_key.sign(to_sign, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+    return serialize(payload, protected, signature)
+
+
+def parse(data: bytes) -> ParsedJWS:
+    """Check the structure of a flattened JWS; raise ``Rejected('malformed', ...)``."""
+    jws = strict_json(data, "message")
+    if not isinstance(jws, dict):
+        raise Rejected("malformed", "message is not a JSON object")
+    if "signatures" in jws:
+        raise Rejected("malformed", "general JWS serialization is not accepted")
+    if "header" in jws:
+        raise Rejected("malformed", "an unprotected header is not accepted")
+    if set(jws) != set(MEMBERS):
+        raise Rejected("malformed", f"a JWS has exactly the members {', '.join(MEMBERS)}")
+    protected_b64, payload_b64 = jws["protected"], jws["payload"]
+    protected = b64url_decode(protected_b64, "protected header")
+    payload = b64url_decode(payload_b64, "payload")
+    signature = b64url_decode(jws["signature"], "signature")
+    header = strict_json(protected, "protected header")
+    cert_der = _check_header(header)
+    return ParsedJWS(header=header, payload=payload,
+                     signing_input=f"{protected_b64}.{payload_b64}".encode("ascii"),
+                     signature=signature, cert_der=cert_der)
+
+
+def _check_header(header: Any) -> bytes:
+    """Check the protected header; return the DER certificate it carries."""
+    if not isinstance(header, dict):
+        raise Rejected("malformed", "protected header is not a JSON object")
+    for name in _REFUSED_PARAMS:
+        if name in header:
+            raise Rejected("malformed", f"header parameter {name!r} is not accepted")
+    unknown = sorted(set(header) - set(HEADER_PARAMS))
+    if unknown:
+        raise Rejected("malformed", f"unknown header parameters {', '.join(unknown)}")
+    alg = header.get("alg")
+    if alg == "none":
+        raise Rejected("malformed", "alg 'none' (an unsigned message) is never accepted")
+    if alg not in ALGORITHMS:
+        raise Rejected("malformed", f"alg must be one of {', '.join(ALGORITHMS)}, got {alg!r}")
+    if header.get("typ") != TYP:
+        raise Rejected("malformed", f"typ must be {TYP!r}, got {header.get('typ')!r}")
+    x5c = header.get("x5c")
+    if not isinstance(x5c, list) or len(x5c) != 1:
+        raise Rejected("malformed", "x5c must be a list of exactly one certificate")
+    return _b64std_decode(x5c[0], "x5c certificate")
+
+
+def verify_signature(parsed: ParsedJWS, public_key: Any, algorithm: str) -> bool:
+    """True if the signature is valid for ``public_key``, whose algorithm is ``algorithm``.
+
+    The header's ``alg`` must be the certificate's own algorithm: the key decides how to
+    verify, never the sender's header alone.
+    """
+    if parsed.alg != algorithm or len(parsed.signature) != _SIGNATURE_BYTES:
+        return False
+    try:
+        if algorithm == EDDSA and isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(parsed.signature, parsed.signing_input)
+            return True
+        if algorithm == ES256 and algorithm_of(public_key) == ES256:
+            r = int.from_bytes(parsed.signature[:_P256_BYTES], "big")
+            s = int.from_bytes(parsed.signature[_P256_BYTES:], "big")
+            public_key.verify(encode_dss_signature(r, s), parsed.signing_input,
+                              ec.ECDSA(hashes.SHA256()))
+            return True
+    except (InvalidSignature, ValueError):
+        return False
+    return False
+
+
+def digest(parsed: ParsedJWS) -> str:
+    """What receipts name: ``sha256:`` + base64url of SHA-256 over the JWS signing input."""
+    return "sha256:" + b64url_encode(hashlib.sha256(parsed.signing_input).digest())

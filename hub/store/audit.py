@@ -1,0 +1,75 @@
+"""The append-only, hash-chained audit log.
+
+Each entry's hash is SHA-256 over the previous entry's hash and the entry's own canonical JSON,
+so changing, removing or reordering any entry breaks every hash after it. ``verify`` recomputes
+the chain from the first entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+
+GENESIS = "0" * 64
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    event TEXT NOT NULL,
+    message_id TEXT,
+    peer TEXT,
+    detail TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+def entry_hash(prev: str, seq: int, at: float, event: str, message_id: str | None,
+               peer: str | None, detail: str) -> str:
+    canonical = json.dumps([seq, repr(at), event, message_id, peer, detail],
+                           separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev + canonical).encode()).hexdigest()
+
+
+def append(conn: sqlite3.Connection, at: float, event: str, message_id: str | None = None,
+           peer: str | None = None, **detail: object) -> None:
+    """Append one entry (inside the caller's transaction)."""
+    row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+    text = json.dumps(detail, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    digest = entry_hash(prev, seq, at, event, message_id, peer, text)
+    conn.execute(
+        "INSERT INTO audit (seq, at, event, message_id, peer, detail, prev, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, at, event, message_id, peer, text, prev, digest))
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    entries: int
+    first_bad: int | None = None
+    problem: str = ""
+
+
+def verify(conn: sqlite3.Connection) -> VerifyResult:
+    """Recompute the whole chain; report the first entry that does not match."""
+    prev, count, expected_seq = GENESIS, 0, 1
+    for seq, at, event, message_id, peer, detail, stored_prev, stored_hash in conn.execute(
+            "SELECT seq, at, event, message_id, peer, detail, prev, hash FROM audit ORDER BY seq"):
+        if seq != expected_seq:
+            return VerifyResult(False, count, seq, f"entry {expected_seq} is missing")
+        if stored_prev != prev:
+            return VerifyResult(False, count, seq, "link to the previous entry is broken")
+        if entry_hash(prev, seq, at, event, message_id, peer, detail) != stored_hash:
+            return VerifyResult(False, count, seq, "entry content does not match its hash")
+        prev, count, expected_seq = stored_hash, count + 1, seq + 1
+    return VerifyResult(True, count)

@@ -1,0 +1,377 @@
+"""The hub's durable store: outbox, inbox, message history, rejections and the audit log.
+
+Every public coroutine is one operation of the group-committing ``Writer``: when it returns,
+what it wrote is on disk. States (docs/operations.md):
+
+* outgoing: ``queued`` -> ``sent`` -> ``delivered`` | ``rejected`` | ``expired`` | ``dead_lettered``
+* incoming: ``received`` -> ``handed_over`` | ``dead_lettered``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import audit
+from .writer import Writer
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+    id TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    type TEXT NOT NULL,
+    correlation_id TEXT,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    digest TEXT NOT NULL,
+    jws BLOB NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL,
+    receipt BLOB,
+    updated REAL NOT NULL,
+    PRIMARY KEY (direction, id)
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (direction, peer, state, next_attempt);
+CREATE INDEX IF NOT EXISTS messages_state ON messages (direction, state, expires);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    direction TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_message ON events (message_id);
+CREATE TABLE IF NOT EXISTS rejections (
+    seq INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    reason TEXT NOT NULL,
+    sender TEXT,
+    message_id TEXT,
+    detail TEXT,
+    raw BLOB
+);
+"""
+
+OUT_OPEN = ("queued", "sent")
+TERMINAL = ("delivered", "rejected", "expired", "dead_lettered", "handed_over")
+RAW_SAMPLE_BYTES = 4096  # how much of a rejected message is kept for the operator
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A signed message about to enter the outbox."""
+
+    id: str
+    peer: str
+    type: str
+    correlation_id: str | None
+    created: float
+    expires: float
+    digest: str
+    jws: bytes
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A verified message about to enter the inbox, with the receipt that answers it."""
+
+    id: str
+    sender: str
+    type: str
+    correlation_id: str | None
+    created: float
+    expires: float
+    digest: str
+    jws: bytes
+    receipt: bytes
+
+
+def _event(conn: sqlite3.Connection, direction: str, message_id: str, at: float, state: str,
+           reason: str | None = None, detail: str | None = None) -> None:
+    conn.execute("INSERT INTO events (direction, message_id, at, state, reason, detail)"
+                 " VALUES (?, ?, ?, ?, ?, ?)", (direction, message_id, at, state, reason, detail))
+
+
+def _row(cursor: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
+    return {col[0]: value for col, value in zip(cursor.description, row)}
+
+
+class Store:
+    """Open (or create) the store at ``path``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = Writer(self.path, self._init)
+
+    @staticmethod
+    def _init(conn: sqlite3.Connection) -> None:
+        conn.executescript(SCHEMA + audit.SCHEMA)
+
+    def close(self) -> None:
+        self._writer.close()
+
+    @property
+    def commits(self) -> int:
+        return self._writer.commits
+
+    @property
+    def operations(self) -> int:
+        return self._writer.operations
+
+    # -- outbox ----------------------------------------------------------------------------
+    async def add_outgoing(self, messages: Iterable[Outgoing], now: float) -> None:
+        """Queue signed messages; they are on disk when this returns."""
+        messages = list(messages)
+
+        def op(conn: sqlite3.Connection) -> None:
+            for m in messages:
+                conn.execute(
+                    "INSERT INTO messages (direction, id, peer, type, correlation_id, created,"
+                    " expires, digest, jws, state, next_attempt, updated)"
+                    " VALUES ('out', ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                    (m.id, m.peer, m.type, m.correlation_id, m.created, m.expires, m.digest,
+                     m.jws, now, now))
+                _event(conn, "out", m.id, now, "queued")
+                audit.append(conn, now, "submitted", m.id, m.peer, type=m.type, digest=m.digest)
+
+        await self._writer.run(op)
+
+    async def due_outgoing(self, peer: str, now: float, window: int) -> list[dict[str, Any]]:
+        """Messages for ``peer`` to write now: sent ones whose receipt is overdue first, then
+        queued ones, as many as fit in the free part of the in-flight ``window`` (the number
+        of sent messages still waiting for their receipt)."""
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cur = conn.execute(
+                "SELECT id, jws, state, attempts FROM messages WHERE direction = 'out'"
+                " AND peer = ? AND state = 'sent' AND next_attempt <= ? AND expires > ?"
+                " ORDER BY next_attempt LIMIT ?", (peer, now, now, window))
+            rows = [_row(cur, r) for r in cur.fetchall()]
+            in_flight = conn.execute("SELECT COUNT(*) FROM messages WHERE direction = 'out'"
+                                     " AND peer = ? AND state = 'sent'", (peer,)).fetchone()[0]
+            if in_flight < window:
+                cur = conn.execute(
+                    "SELECT id, jws, state, attempts FROM messages WHERE direction = 'out'"
+                    " AND peer = ? AND state = 'queued' AND next_attempt <= ? AND expires > ?"
+                    " ORDER BY id LIMIT ?", (peer, now, now, window - in_flight))
+                rows += [_row(cur, r) for r in cur.fetchall()]
+            return rows
+
+        return await self._writer.run(op)
+
+    async def next_due(self, peer: str, now: float) -> float | None:
+        """When a message for ``peer`` next falls due by time alone: a sent one waiting for its
+        receipt, or a queued one postponed after a refusal (None: nothing is waiting)."""
+        return await self._writer.run(lambda conn: conn.execute(
+            "SELECT MIN(next_attempt) FROM messages WHERE direction = 'out' AND peer = ?"
+            " AND expires > ? AND (state = 'sent' OR (state = 'queued' AND next_attempt > ?))",
+            (peer, now, now)).fetchone()[0])
+
+    async def count_outgoing(self, state: str) -> dict[str, int]:
+        """Per peer, how many outgoing messages are in ``state``."""
+        return dict(await self._writer.run(lambda conn: conn.execute(
+            "SELECT peer, COUNT(*) FROM messages WHERE direction = 'out' AND state = ?"
+            " GROUP BY peer", (state,)).fetchall()))
+
+    async def mark_sent(self, sent: list[tuple[str, float]], now: float) -> list[str]:
+        """Record that the broker took these messages; ``(id, next_attempt)`` pairs. Returns the
+        ids that really moved (a receipt may have settled a message meanwhile)."""
+
+        def op(conn: sqlite3.Connection) -> list[str]:
+            moved = []
+            for message_id, next_attempt in sent:
+                cur = conn.execute(
+                    "UPDATE messages SET state = 'sent', attempts = attempts + 1,"
+                    " next_attempt = ?, updated = ? WHERE direction = 'out' AND id = ?"
+                    " AND state IN ('queued', 'sent') RETURNING peer, attempts",
+                    (next_attempt, now, message_id))
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                moved.append(message_id)
+                _event(conn, "out", message_id, now, "sent", detail=f"attempt {row[1]}")
+                audit.append(conn, now, "sent", message_id, row[0], attempt=row[1])
+            return moved
+
+        return await self._writer.run(op)
+
+    async def postpone(self, message_id: str, next_attempt: float, reason: str,
+                       now: float) -> None:
+        """A write was refused by the broker: try this message again later."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE messages SET next_attempt = ?, reason = ?, updated = ?"
+                         " WHERE direction = 'out' AND id = ? AND state IN ('queued', 'sent')",
+                         (next_attempt, reason, now, message_id))
+
+        await self._writer.run(op)
+
+    async def settle_outgoing(self, message_id: str, peer: str, digest: str, outcome: str,
+                              reason: str | None, receipt: bytes,
+                              now: float) -> tuple[str, dict[str, Any] | None]:
+        """Apply a receipt from ``peer``. Returns ``(result, row)`` where result is
+        ``settled``, ``already`` (a repeated receipt), ``unknown`` or ``mismatch`` (the
+        receipt names another peer or digest than the message we sent)."""
+        state = "delivered" if outcome == "accepted" else "rejected"
+
+        def op(conn: sqlite3.Connection) -> tuple[str, dict[str, Any] | None]:
+            cur = conn.execute("SELECT id, peer, type, digest, state, created, attempts"
+                               " FROM messages WHERE direction = 'out' AND id = ?",
+                               (message_id,))
+            found = cur.fetchone()
+            if found is None:
+                return "unknown", None
+            row = _row(cur, found)
+            if row["peer"] != peer or row["digest"] != digest:
+                audit.append(conn, now, "receipt_mismatch", message_id, peer,
+                             expected_peer=row["peer"], digest=digest)
+                return "mismatch", row
+            if row["state"] not in OUT_OPEN:
+                return "already", row
+            conn.execute("UPDATE messages SET state = ?, reason = ?, receipt = ?, updated = ?"
+                         " WHERE direction = 'out' AND id = ?",
+                         (state, reason, receipt, now, message_id))
+            _event(conn, "out", message_id, now, state, reason)
+            audit.append(conn, now, state, message_id, peer, reason=reason,
+                         receipt_digest=_sha(receipt))
+            return "settled", row
+
+        return await self._writer.run(op)
+
+    async def expire_due(self, now: float) -> list[dict[str, Any]]:
+        """Mark every open outgoing message past its expiry as ``expired``."""
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cur = conn.execute(
+                "UPDATE messages SET state = 'expired', reason = 'expired', updated = ?"
+                " WHERE direction = 'out' AND state IN ('queued', 'sent') AND expires <= ?"
+                " RETURNING id, peer, state", (now, now))
+            rows = [_row(cur, r) for r in cur.fetchall()]
+            for row in rows:
+                _event(conn, "out", row["id"], now, "expired", "expired")
+                audit.append(conn, now, "expired", row["id"], row["peer"])
+            return rows
+
+        return await self._writer.run(op)
+
+    # -- inbox -----------------------------------------------------------------------------
+    async def accept_incoming(self, message: Incoming, schema_error: str | None,
+                              now: float) -> tuple[str, bytes | None]:
+        """Take a verified message into the inbox, atomically with the duplicate check.
+
+        Returns ``("accepted", None)``, ``("duplicate", original_receipt)`` or
+        ``("schema_invalid", None)`` (recorded as a rejection, not stored as a message)."""
+
+        def op(conn: sqlite3.Connection) -> tuple[str, bytes | None]:
+            found = conn.execute("SELECT receipt FROM messages WHERE direction = 'in' AND id = ?",
+                                 (message.id,)).fetchone()
+            if found is not None:
+                audit.append(conn, now, "duplicate", message.id, message.sender,
+                             digest=message.digest)
+                return "duplicate", found[0]
+            if schema_error is not None:
+                _reject(conn, now, "schema_invalid", message.sender, message.id, schema_error,
+                        message.jws)
+                return "schema_invalid", None
+            conn.execute(
+                "INSERT INTO messages (direction, id, peer, type, correlation_id, created,"
+                " expires, digest, jws, state, receipt, next_attempt, updated)"
+                " VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
+                (message.id, message.sender, message.type, message.correlation_id,
+                 message.created, message.expires, message.digest, message.jws,
+                 message.receipt, now, now))
+            _event(conn, "in", message.id, now, "received")
+            audit.append(conn, now, "received", message.id, message.sender, type=message.type,
+                         digest=message.digest, receipt_digest=_sha(message.receipt))
+            return "accepted", None
+
+        return await self._writer.run(op)
+
+    async def record_rejection(self, reason: str, sender: str | None, message_id: str | None,
+                               detail: str, raw: bytes, now: float) -> None:
+        """Record an inbound message that failed a receive check."""
+        await self._writer.run(
+            lambda conn: _reject(conn, now, reason, sender, message_id, detail, raw))
+
+    async def pending_handover(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        """Received messages waiting to be handed to a local system."""
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cur = conn.execute(
+                "SELECT id, peer, type, jws, attempts FROM messages WHERE direction = 'in'"
+                " AND state = 'received' AND next_attempt <= ? ORDER BY id LIMIT ?",
+                (now, limit))
+            return [_row(cur, r) for r in cur.fetchall()]
+
+        return await self._writer.run(op)
+
+    async def mark_handover(self, message_id: str, state: str, reason: str | None,
+                            next_attempt: float | None, now: float) -> None:
+        """Record a hand-over outcome: ``handed_over``, ``dead_lettered``, or a retry
+        (``state='received'`` with ``next_attempt``)."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE messages SET state = ?, reason = ?, attempts = attempts + 1,"
+                         " next_attempt = ?, updated = ? WHERE direction = 'in' AND id = ?",
+                         (state, reason, next_attempt, now, message_id))
+            _event(conn, "in", message_id, now, state, reason)
+            if state != "received":
+                audit.append(conn, now, state, message_id, None, reason=reason)
+
+        await self._writer.run(op)
+
+    # -- queries ---------------------------------------------------------------------------
+    async def message(self, message_id: str) -> list[dict[str, Any]]:
+        """Every record of ``message_id`` (outgoing and/or incoming) with its history."""
+        return await self._writer.run(lambda conn: _message(conn, message_id))
+
+    def message_sync(self, message_id: str) -> list[dict[str, Any]]:
+        return self._writer.run_sync(lambda conn: _message(conn, message_id))
+
+    async def rejections(self, limit: int = 100) -> list[dict[str, Any]]:
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cur = conn.execute("SELECT seq, at, reason, sender, message_id, detail FROM"
+                               " rejections ORDER BY seq DESC LIMIT ?", (limit,))
+            return [_row(cur, r) for r in cur.fetchall()]
+
+        return await self._writer.run(op)
+
+    async def verify_audit(self) -> audit.VerifyResult:
+        return await self._writer.run(audit.verify)
+
+    def verify_audit_sync(self) -> audit.VerifyResult:
+        return self._writer.run_sync(audit.verify)
+
+
+def _reject(conn: sqlite3.Connection, now: float, reason: str, sender: str | None,
+            message_id: str | None, detail: str, raw: bytes) -> None:
+    conn.execute("INSERT INTO rejections (at, reason, sender, message_id, detail, raw)"
+                 " VALUES (?, ?, ?, ?, ?, ?)",
+                 (now, reason, sender, message_id, detail[:1000], raw[:RAW_SAMPLE_BYTES]))
+    audit.append(conn, now, "rejected", message_id, sender, reason=reason, detail=detail[:200],
+                 size=len(raw))
+
+
+def _message(conn: sqlite3.Connection, message_id: str) -> list[dict[str, Any]]:
+    cur = conn.execute(
+        "SELECT direction, id, peer, type, correlation_id, created, expires, digest, state,"
+        " reason, attempts, updated FROM messages WHERE id = ?", (message_id,))
+    records = [_row(cur, r) for r in cur.fetchall()]
+    for record in records:
+        cur = conn.execute("SELECT at, state, reason, detail FROM events WHERE message_id = ?"
+                           " AND direction = ? ORDER BY seq", (message_id, record["direction"]))
+        record["history"] = [_row(cur, r) for r in cur.fetchall()]
+    return records
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,140 @@
+"""One SQLite connection owned by one thread, with group commit.
+
+Callers hand the thread an operation (a function taking the connection) and get a future. The
+thread takes every operation waiting in its queue, runs them in one transaction -- each inside
+its own SAVEPOINT, so one failing operation does not undo its neighbours -- and commits once.
+Under load a burst of messages costs one fsync, not one each; when idle an operation is
+committed as soon as it arrives. A future is resolved only after the COMMIT returned, so
+nothing acknowledges a message that is not on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+Operation = Callable[[sqlite3.Connection], Any]
+_STOP = object()
+
+
+class StoreClosed(RuntimeError):
+    """The store was closed; the operation was not run."""
+
+
+class Writer:
+    """The thread that owns the connection. ``max_batch`` bounds one transaction."""
+
+    def __init__(self, path: Path, init: Operation, max_batch: int = 512) -> None:
+        self.path = path
+        self.max_batch = max_batch
+        self.commits = 0
+        self.operations = 0
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self._ready: concurrent.futures.Future = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(init,), name=f"store:{path.name}", daemon=True)
+        self._thread.start()
+        self._ready.result()  # re-raises an error opening the database
+
+    def submit(self, op: Operation) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        if self._closed:
+            future.set_exception(StoreClosed(f"store {self.path} is closed"))
+        else:
+            self._queue.put((op, future))
+        return future
+
+    async def run(self, op: Operation) -> Any:
+        """Run ``op`` in the writer thread and await its committed result."""
+        return await asyncio.wrap_future(self.submit(op))
+
+    def run_sync(self, op: Operation) -> Any:
+        """The same for callers outside an event loop (the command line)."""
+        return self.submit(op).result()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join(timeout=30)
+
+    # -- the thread ------------------------------------------------------------------------
+    def _run(self, init: Operation) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            init(conn)
+        except BaseException as exc:  # noqa: BLE001 - handed to the opener
+            self._closed = True
+            self._ready.set_exception(exc)
+            return
+        self._ready.set_result(None)
+        try:
+            while True:
+                batch = [self._queue.get()]
+                while len(batch) < self.max_batch:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(item is _STOP for item in batch)
+                self._commit([item for item in batch if item is not _STOP], conn)
+                if stop:
+                    break
+        finally:
+            self._drain()
+            conn.close()
+
+    def _commit(self, batch: list, conn: sqlite3.Connection) -> None:
+        # An operation whose caller gave up (cancelled) before it ran is not run at all.
+        batch = [(op, future) for op, future in batch if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
+        results = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, future in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    results.append((future, op(conn), None))
+                    conn.execute("RELEASE op")
+                except Exception as exc:  # noqa: BLE001 - returned to the caller
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    results.append((future, None, exc))
+            conn.execute("COMMIT")
+        except Exception as exc:  # the commit itself failed (disk full, I/O error)
+            log.error("store commit failed: %s", exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for _op, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.commits += 1
+        self.operations += len(batch)
+        for future, result, exc in results:
+            if exc is None:
+                future.set_result(result)
+            else:
+                future.set_exception(exc)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                item[1].set_exception(StoreClosed(f"store {self.path} is closed"))

@@ -16,6 +16,7 @@ from ..errors import PorthubError
 from ..security import pki
 
 EXIT_OK, EXIT_FAILED = 0, 1
+CA_DIR_HELP = "the CA directory made by init-ca"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,31 +27,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="pki_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("init-ca", help="create the CA key and certificate in DIR")
-    p.add_argument("--dir", required=True, type=Path, help="CA directory (created if missing)")
+    p.add_argument("--dir", required=True, type=Path, metavar="DIR",
+                   help="CA directory (created if missing)")
     p.add_argument("--name", default="porthub consortium CA", help="CA common name")
-    p.add_argument("--days", type=int, default=3650, help="validity in days (default 3650)")
+    p.add_argument("--days", type=_days, default=3650, help="validity in days (default 3650)")
     p.set_defaults(func=_command(_init_ca))
 
     p = sub.add_parser("issue", help="issue a key and certificate for a hub")
-    p.add_argument("hub_id", metavar="HUB_ID")
-    p.add_argument("--ca-dir", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path, help="where HUB_ID.key and .crt go")
-    p.add_argument("--days", type=int, default=825, help="validity in days (default 825)")
+    p.add_argument("hub_id", metavar="HUB_ID", help="the hub's id, e.g. aktau")
+    p.add_argument("--ca-dir", required=True, type=Path, metavar="DIR", help=CA_DIR_HELP)
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="where HUB_ID.key (0600) and HUB_ID.crt go")
+    p.add_argument("--days", type=_days, default=825, help="validity in days (default 825)")
     p.add_argument("--algorithm", choices=pki.ALGORITHMS, default="ed25519")
     p.set_defaults(func=_command(_issue))
 
     p = sub.add_parser("revoke", help="record a revocation (then make a new CRL)")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--serial", type=_hex_serial, help="certificate serial, in hex")
-    which.add_argument("--cert", type=Path, help="certificate file")
-    p.add_argument("--ca-dir", required=True, type=Path)
-    p.add_argument("--reason", choices=pki.REASONS, default="keyCompromise")
+    which.add_argument("--serial", type=_hex_serial, metavar="HEX",
+                       help="certificate serial, in hex")
+    which.add_argument("--cert", type=Path, metavar="FILE", help="certificate file")
+    p.add_argument("--ca-dir", required=True, type=Path, metavar="DIR", help=CA_DIR_HELP)
+    p.add_argument("--reason", choices=pki.REASONS, default="keyCompromise", metavar="REASON",
+                   help=f"one of {', '.join(pki.REASONS)} (default keyCompromise)")
     p.set_defaults(func=_command(_revoke))
 
     p = sub.add_parser("crl", help="write the CRL of every revoked certificate")
-    p.add_argument("--ca-dir", required=True, type=Path)
-    p.add_argument("--out", required=True, type=Path, help="CRL file (PEM)")
-    p.add_argument("--days", type=int, default=7, help="days until next update (default 7)")
+    p.add_argument("--ca-dir", required=True, type=Path, metavar="DIR", help=CA_DIR_HELP)
+    p.add_argument("--out", required=True, type=Path, metavar="FILE", help="CRL file (PEM)")
+    p.add_argument("--days", type=_days, default=7, help="days until next update (default 7)")
     p.set_defaults(func=_command(_crl))
 
     p = sub.add_parser("show", help="show a certificate: hub id, serial, validity, fingerprint")
@@ -68,6 +73,12 @@ def _command(action: Callable[[argparse.Namespace], None]) -> Callable[[argparse
             return EXIT_FAILED
         return EXIT_OK
     return run
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"days must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _hex_serial(text: str) -> int:

@@ -53,7 +53,7 @@ class MemoryBroker:
         self.queues: dict[str, _Queue] = {}
         self.down = False  # while True, connect/read/write raise NotConnected
         self.epoch = 0  # bumped by cut(): every connection of an older epoch is dead
-        self._drop_next = 0
+        self._drop_next: dict[str | None, int] = {}
         self._tags = itertools.count(1)
         self.published = 0
 
@@ -67,9 +67,10 @@ class MemoryBroker:
             queue.unacked.clear()
             queue.event.set()
 
-    def drop_next(self, count: int) -> None:
-        """Silently lose the next ``count`` published messages while confirming them."""
-        self._drop_next += count
+    def drop_next(self, count: int, queue: str | None = None) -> None:
+        """Silently lose the next ``count`` messages published (to ``queue``, or to any queue)
+        while confirming them, as a broker over its queue limit does."""
+        self._drop_next[queue] = self._drop_next.get(queue, 0) + count
 
     # -- broker operations -----------------------------------------------------------------
     def declare(self, queue: str) -> _Queue:
@@ -82,9 +83,10 @@ class MemoryBroker:
         if target is None:
             raise NotAcknowledged(f"no inbox queue {queue!r} on memory broker {self.name}")
         self.published += 1
-        if self._drop_next:
-            self._drop_next -= 1
-            return
+        for key in (queue, None):
+            if self._drop_next.get(key):
+                self._drop_next[key] -= 1
+                return
         target.put(bytes(body))
 
     def depth(self, queue: str) -> int:

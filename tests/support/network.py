@@ -44,6 +44,7 @@ class Network:
             hub.local_delivery = self._sink(hub_id)
             await hub.start()
             self.hubs[hub_id] = hub
+            await wait_until(lambda: hub.intake.connected, 10, what=f"{hub_id}'s inbox")
 
     def _sink(self, hub_id: str):
         async def deliver(envelope: Envelope) -> None:

@@ -1,0 +1,67 @@
+"""Configuration errors name the file, the line and the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.config import load_config, parse_duration
+from hub.errors import ConfigError
+
+GOOD = """\
+hub:
+  id: baku
+  data_dir: /var/lib/porthub
+  key: /etc/porthub/baku.key
+  cert: /etc/porthub/baku.crt
+  ca: /etc/porthub/ca.crt
+inbox: {kind: memory}
+peers:
+  aktau:
+    transport: {kind: memory}
+    may_send: ["vessel.*"]
+routes:
+  - {type: "customs.*", to: aktau}
+retry:
+  receipt_timeout: 5s
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "porthub.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads(tmp_path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.hub.id == "baku" and config.retry.receipt_timeout == 5.0
+    assert config.routes[0].to == ["aktau"] and config.peers["aktau"].transport.kind == "memory"
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("  receipt_timeout: 5s", "  recipt_timeout: 5s"), ":15: retry.recipt_timeout: unknown key"),
+    (("  receipt_timeout: 5s", "  receipt_timeout: soon"), ":15: retry.receipt_timeout: not a duration"),
+    (("    transport: {kind: memory}", "    transport: {kind: amqq}"), "Did you mean 'amqp'?"),
+    (("  id: baku", "  id: Baku!"), ":2: hub.id: a hub id is"),
+    (("{type: \"customs.*\", to: aktau}", "{type: \"customs.*\", to: samsun}"),
+     "not among the peers"),
+    (("inbox: {kind: memory}", "inbox: {kind: memory, broker: [1]}"), ":7: inbox.broker"),
+    (("retry:", "retry:\nretry:"), "duplicate key 'retry'"),
+    (("hub:", "hub: ["), "not valid YAML"),
+])
+def test_bad_config_is_reported_with_file_line_and_key(tmp_path, change, expected) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_unreadable_config_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("text, seconds", [("500ms", 0.5), ("30s", 30), ("10m", 600),
+                                           ("2h", 7200), ("7d", 604800), (12, 12)])
+def test_durations(text, seconds) -> None:
+    assert parse_duration(text) == seconds

@@ -1,0 +1,100 @@
+"""The store: group commit, isolation of failing operations, the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from hub.store import Outgoing, Store
+from hub.store.writer import StoreClosed
+from tests.support.aio import run
+
+
+def outgoing(i: int) -> Outgoing:
+    return Outgoing(id=f"m{i:05d}", peer="baku", type="shipment.status", correlation_id=None,
+                    created=1.0, expires=1e12, digest=f"sha256:{i}", jws=b"{}")
+
+
+def test_concurrent_operations_share_one_commit(tmp_path) -> None:
+    """Given 300 operations issued at once, they are committed in a few transactions, and each
+    is durable: a second connection sees all of them."""
+    store = Store(tmp_path / "hub.db")
+
+    async def scenario() -> None:
+        await asyncio.gather(*(store.add_outgoing([outgoing(i)], 2.0) for i in range(300)))
+
+    run(scenario())
+    assert store.operations == 300 and store.commits <= 10
+    store.close()
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 300
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_failing_operation_does_not_undo_its_neighbours(tmp_path) -> None:
+    """Given a batch where one operation fails (a duplicate id), the others in the same
+    transaction are committed and only the failing caller gets the error."""
+    store = Store(tmp_path / "hub.db")
+
+    async def scenario() -> list:
+        await store.add_outgoing([outgoing(1)], 2.0)
+        return await asyncio.gather(store.add_outgoing([outgoing(2)], 2.0),
+                                    store.add_outgoing([outgoing(1)], 2.0),
+                                    store.add_outgoing([outgoing(3)], 2.0),
+                                    return_exceptions=True)
+
+    results = run(scenario())
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert store.verify_audit_sync().entries == 3
+    store.close()
+
+
+def test_closed_store_refuses_work_clearly(tmp_path) -> None:
+    store = Store(tmp_path / "hub.db")
+    store.close()
+    with pytest.raises(StoreClosed):
+        store.verify_audit_sync()
+
+
+def test_unopenable_store_is_a_clear_error(tmp_path) -> None:
+    """Given a data file that is not a database, opening the store fails at once."""
+    bad = tmp_path / "hub.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        Store(bad)
+
+
+def test_audit_chain_detects_a_changed_entry(tmp_path) -> None:
+    """Given an audit log of 5 entries, changing one entry's detail behind the store's back
+    (dropping the append-only trigger first) is found, and the entry is named."""
+    store = Store(tmp_path / "hub.db")
+    run(store.add_outgoing([outgoing(i) for i in range(5)], 2.0))
+    assert store.verify_audit_sync().ok
+    store.close()
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE audit SET detail = '{}' WHERE seq = 3")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("DELETE FROM audit WHERE seq = 3")
+        conn.execute("DROP TRIGGER audit_no_update")
+        conn.execute("UPDATE audit SET detail = '{\"type\":\"customs.decision\"}' WHERE seq = 3")
+    store = Store(tmp_path / "hub.db")
+    result = store.verify_audit_sync()
+    store.close()
+    assert not result.ok and result.first_bad == 3 and "hash" in result.problem
+
+
+def test_audit_chain_detects_a_removed_entry(tmp_path) -> None:
+    store = Store(tmp_path / "hub.db")
+    run(store.add_outgoing([outgoing(i) for i in range(5)], 2.0))
+    store.close()
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        conn.execute("DROP TRIGGER audit_no_delete")
+        conn.execute("DELETE FROM audit WHERE seq = 2")
+    store = Store(tmp_path / "hub.db")
+    result = store.verify_audit_sync()
+    store.close()
+    assert not result.ok and result.first_bad == 3 and "missing" in result.problem

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable, Sequence
 
 from . import events as ev
-from .backoff import Backoff
+from .backoff import Backoff, wait_event
 from .config import HubConfig
 from .envelope import Envelope, utc, format_time
 from .errors import PermanentError, Rejected, SubmitError, TransientError
@@ -112,7 +112,9 @@ class Hub:
             await self.intake.drain(timeout)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        _done, stuck = await asyncio.wait(self._tasks, timeout=timeout)
+        for task in stuck:
+            log.error("task %s did not stop within %s s", task.get_name(), timeout)
         self._tasks.clear()
         if self.intake:
             await self.intake.inbox.close()
@@ -288,10 +290,7 @@ class Hub:
                 await self.store.pending_handover(self.clock())
             await asyncio.gather(*(self._hand_over(row) for row in rows))
             if not rows:
-                try:
-                    await asyncio.wait_for(self._handover_wake.wait(), 1.0)
-                except asyncio.TimeoutError:
-                    pass
+                await wait_event(self._handover_wake, 1.0)
 
     async def _hand_over(self, row: dict[str, Any]) -> None:
         envelope = Envelope.from_bytes(jws.parse(row["jws"]).payload)

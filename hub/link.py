@@ -10,7 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .backoff import Backoff
+from .backoff import Backoff, wait_event
 from .errors import NotAcknowledged, NotConnected
 from .supervise import connect_with_backoff
 from .transports.base import Outlet
@@ -98,10 +98,7 @@ class PeerLink:
                     continue
                 next_due = await store.next_due(self.peer, now)
                 timeout = IDLE_POLL if next_due is None else max(0.0, min(IDLE_POLL, next_due - now))
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout)
-                except asyncio.TimeoutError:
-                    pass
+                await wait_event(self.wake, timeout)
                 continue
             results = await asyncio.gather(*(self._write(row["jws"], row["id"]) for row in rows),
                                            return_exceptions=True)
@@ -120,9 +117,9 @@ class PeerLink:
                 else:
                     raise result
             moved = set(await store.mark_sent(sent, now)) if sent else set()
-            attempts = {row["id"]: row["attempts"] for row in rows}
+            first_write = {row["id"]: row["state"] == "queued" for row in rows}
             for message_id in moved:
-                self.hub.emit(ev.SENT if attempts[message_id] == 0 else ev.RETRIED,
+                self.hub.emit(ev.SENT if first_write[message_id] else ev.RETRIED,
                               message_id=message_id, peer=self.peer)
             if lost_connection is not None:
                 raise lost_connection

@@ -209,9 +209,11 @@ class Store:
         """A write was refused by the broker: try this message again later."""
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE messages SET next_attempt = ?, reason = ?, updated = ?"
-                         " WHERE direction = 'out' AND id = ? AND state IN ('queued', 'sent')",
+            conn.execute("UPDATE messages SET next_attempt = ?, reason = ?, updated = ?,"
+                         " attempts = attempts + 1 WHERE direction = 'out' AND id = ?"
+                         " AND state IN ('queued', 'sent')",
                          (next_attempt, reason, now, message_id))
+            _event(conn, "out", message_id, now, "postponed", reason)
 
         await self._writer.run(op)
 

@@ -1,0 +1,24 @@
+"""``porthub run -c FILE``: run one hub in the foreground (systemd, containers)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="run a hub in the foreground", description=__doc__)
+    parser.add_argument("-c", "--config", type=Path, required=True, metavar="FILE",
+                        help="the hub's YAML configuration")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..daemon import run as run_hub
+
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return run_hub(args.config)

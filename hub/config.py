@@ -94,11 +94,12 @@ class Retry(_Model):
     receipt_timeout: float = 30.0    # first resend when no receipt came back
     maximum: float = 600.0           # longest wait between resends
     window: int = Field(200, ge=1, le=100_000)  # unreceipted messages in flight per peer
+    write_timeout: float = 30.0      # a broker confirm slower than this counts as a lost link
     reconnect_initial: float = 1.0
     reconnect_maximum: float = 60.0
     handover_initial: float = 5.0
     handover_attempts: int = Field(20, ge=1)
-    _d = _duration_fields("receipt_timeout", "maximum", "reconnect_initial",
+    _d = _duration_fields("receipt_timeout", "maximum", "write_timeout", "reconnect_initial",
                           "reconnect_maximum", "handover_initial")
 
 

@@ -82,8 +82,15 @@ class PeerLink:
             self.last_error = error
 
     async def _write(self, body: bytes, message_id: str) -> None:
+        """One write, bounded in time: a broker that takes a message but never confirms it (a
+        quorum queue without a majority, a blackholed link) must not hold the link forever."""
         async with self._writes:
-            await self.outlet.write(body, message_id)
+            try:
+                async with asyncio.timeout(self.hub.config.retry.write_timeout):
+                    await self.outlet.write(body, message_id)
+            except TimeoutError:
+                raise NotConnected(f"no confirm from {self.outlet.describe()} within "
+                                   f"{self.hub.config.retry.write_timeout:g} s") from None
 
     async def _pump(self) -> None:
         store, clock, retry = self.hub.store, self.hub.clock, self.hub.config.retry

@@ -14,6 +14,7 @@ from .envelope import HUB_ID
 from .errors import ConfigError
 from .transports.base import TransportSettings
 
+_ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -108,10 +109,23 @@ class HubConfig(_Model):
     inbox: Any
     peers: dict[str, PeerConfig] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
+    adapters: dict[str, Any] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
     retry: Retry = Field(default_factory=Retry)
 
     _t = field_validator("inbox", mode="before")(lambda cls, v: _transport(v))
+
+    @field_validator("adapters", mode="before")
+    @classmethod
+    def _adapters(cls, value: Any) -> Any:
+        from .plugins import adapter_config
+
+        if not isinstance(value, dict):
+            raise ValueError("adapters is a mapping of adapter names to their settings")
+        for name in value:
+            if not isinstance(name, str) or not _ADAPTER_NAME.match(name):
+                raise ValueError(f"adapter name {name!r}: use letters, digits, '-' and '_'")
+        return {name: adapter_config(settings) for name, settings in value.items()}
 
     @model_validator(mode="after")
     def _consistent(self) -> "HubConfig":

@@ -22,6 +22,7 @@ from .ids import new_message_id
 from .intake import Intake
 from .link import PeerLink
 from .metrics import HubMetrics
+from .plugins import AdapterHost
 from .routing import Router
 from .schema import RECEIPT, schemas
 from .security import jws
@@ -72,6 +73,7 @@ class Hub:
         self.links: dict[str, PeerLink] = {}
         self.intake: Intake | None = None
         self.local_delivery: LocalDelivery | None = None
+        self.adapters: AdapterHost | None = None
         self._handover_wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._handover_backoff = Backoff(config.retry.handover_initial, config.retry.maximum)
@@ -100,6 +102,11 @@ class Hub:
         self._spawn("inbox", self.intake.run)
         for peer, link in self.links.items():
             self._spawn(f"link:{peer}", link.run)
+        if self.config.adapters:
+            self.adapters = AdapterHost(self, self.config.adapters)
+            self.events.observers.append(self.adapters)
+            self.local_delivery = self.adapters.deliver
+            self.adapters.start()
         self._spawn("expiry", self._expiry_loop)
         self._spawn("handover", self._handover_loop)
 
@@ -120,6 +127,8 @@ class Hub:
             await self.intake.inbox.close()
         for link in self.links.values():
             await link.close()
+        if self.adapters:
+            await self.adapters.close()
         if self.store:
             self.store.close()
 
@@ -151,11 +160,15 @@ class Hub:
     # -- sending ---------------------------------------------------------------------------
     async def submit(self, type: str, body: Any, *, to: str | Sequence[str] | None = None,
                      correlation_id: str | None = None, ttl: float | None = None,
-                     content_type: str = "application/json") -> Submitted:
+                     content_type: str = "application/json",
+                     idempotency_key: str | None = None, source: str | None = None
+                     ) -> Submitted:
         """Sign and queue a message; it is on disk when this returns.
 
         Raises ``SubmitError`` at once for an unknown type, an invalid body, or a recipient
-        or route that does not exist: nothing is queued that could only wait forever."""
+        or route that does not exist: nothing is queued that could only wait forever. A
+        repeated ``idempotency_key`` returns the first submission instead of queuing again;
+        ``source`` names the adapter told of the outcome."""
         if type == RECEIPT:
             raise SubmitError("hub.receipt messages are made by the hub itself")
         self.schemas.check_type(type)
@@ -171,12 +184,14 @@ class Hub:
             id=new_message_id(), type=type, sender=self.id, to=peer, created=utc(now),
             expires=utc(now) + timedelta(seconds=ttl), body=body,
             correlation_id=correlation_id, content_type=content_type)) for peer in recipients]
-        await self.store.add_outgoing(messages, now)
-        for message in messages:
-            self.emit(ev.SUBMITTED, message_id=message.id, peer=message.peer, type=type,
-                      correlation_id=correlation_id)
-            self.links[message.peer].wake.set()
-        return Submitted([m.id for m in messages], recipients)
+        ids, recipients, new = await self.store.add_outgoing(messages, now, idempotency_key,
+                                                             source)
+        if new:
+            for message in messages:
+                self.emit(ev.SUBMITTED, message_id=message.id, peer=message.peer, type=type,
+                          correlation_id=correlation_id, detail={"source": source})
+                self.links[message.peer].wake.set()
+        return Submitted(ids, recipients)
 
     def _sign(self, envelope: Envelope) -> Outgoing:
         signed = self.identity.sign(envelope.to_bytes())
@@ -269,7 +284,7 @@ class Hub:
             self.emit(kind, message_id=body["message_id"], peer=verified.envelope.sender,
                       type=row["type"], reason=body["reason"],
                       correlation_id=verified.envelope.correlation_id,
-                      detail={"latency": now - row["created"]})
+                      detail={"latency": now - row["created"], "source": row["source"]})
             self.links[verified.envelope.sender].wake.set()
         elif result in ("mismatch", "unknown"):
             log.warning("receipt from %s for %s does not match a message sent to it (%s)",
@@ -279,7 +294,8 @@ class Hub:
     async def _expiry_loop(self) -> None:
         while True:
             for row in await self.store.expire_due(self.clock()):
-                self.emit(ev.EXPIRED, message_id=row["id"], peer=row["peer"], reason="expired")
+                self.emit(ev.EXPIRED, message_id=row["id"], peer=row["peer"], reason="expired",
+                          detail={"source": row["source"]})
             await asyncio.sleep(EXPIRY_SWEEP)
 
     async def _handover_loop(self) -> None:

@@ -46,6 +46,9 @@ class HubMetrics:
                                    registry=r)
         self.dead_lettered = Counter("porthub_messages_dead_lettered_total",
                                      "Messages given up for good.", ["direction"], registry=r)
+        self.adapter_errors = Counter("porthub_adapter_errors_total",
+                                      "Adapter failures, by adapter, side and kind.",
+                                      ["adapter", "side", "kind"], registry=r)
         self.peer_up = Gauge("porthub_peer_up",
                              "1 while the connection to the peer's inbox is up.", ["peer"],
                              registry=r)

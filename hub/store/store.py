@@ -10,6 +10,7 @@ what it wrote is on disk. States (docs/operations.md):
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,15 @@ CREATE TABLE IF NOT EXISTS messages (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL,
     receipt BLOB,
+    source TEXT,
     updated REAL NOT NULL,
     PRIMARY KEY (direction, id)
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    key TEXT PRIMARY KEY,
+    ids TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (direction, peer, state, next_attempt);
 CREATE INDEX IF NOT EXISTS messages_state ON messages (direction, state, expires);
@@ -128,22 +136,39 @@ class Store:
         return self._writer.operations
 
     # -- outbox ----------------------------------------------------------------------------
-    async def add_outgoing(self, messages: Iterable[Outgoing], now: float) -> None:
-        """Queue signed messages; they are on disk when this returns."""
+    async def add_outgoing(self, messages: Iterable[Outgoing], now: float,
+                           idempotency_key: str | None = None,
+                           source: str | None = None) -> tuple[list[str], list[str], bool]:
+        """Queue signed messages; they are on disk when this returns.
+
+        Returns ``(ids, recipients, new)``. With ``idempotency_key``, a key seen before
+        returns the first submission's ids and recipients and queues nothing (``new`` False).
+        """
         messages = list(messages)
 
-        def op(conn: sqlite3.Connection) -> None:
+        def op(conn: sqlite3.Connection) -> tuple[list[str], list[str], bool]:
+            if idempotency_key is not None:
+                found = conn.execute("SELECT ids, recipients FROM submissions WHERE key = ?",
+                                     (idempotency_key,)).fetchone()
+                if found:
+                    return json.loads(found[0]), json.loads(found[1]), False
+                conn.execute("INSERT INTO submissions (key, ids, recipients, at)"
+                             " VALUES (?, ?, ?, ?)",
+                             (idempotency_key, json.dumps([m.id for m in messages]),
+                              json.dumps([m.peer for m in messages]), now))
             for m in messages:
                 conn.execute(
                     "INSERT INTO messages (direction, id, peer, type, correlation_id, created,"
-                    " expires, digest, jws, state, next_attempt, updated)"
-                    " VALUES ('out', ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                    " expires, digest, jws, state, next_attempt, source, updated)"
+                    " VALUES ('out', ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
                     (m.id, m.peer, m.type, m.correlation_id, m.created, m.expires, m.digest,
-                     m.jws, now, now))
+                     m.jws, now, source, now))
                 _event(conn, "out", m.id, now, "queued")
-                audit.append(conn, now, "submitted", m.id, m.peer, type=m.type, digest=m.digest)
+                audit.append(conn, now, "submitted", m.id, m.peer, type=m.type, digest=m.digest,
+                             source=source)
+            return [m.id for m in messages], [m.peer for m in messages], True
 
-        await self._writer.run(op)
+        return await self._writer.run(op)
 
     async def due_outgoing(self, peer: str, now: float, window: int) -> list[dict[str, Any]]:
         """Messages for ``peer`` to write now: sent ones whose receipt is overdue first, then
@@ -226,7 +251,7 @@ class Store:
         state = "delivered" if outcome == "accepted" else "rejected"
 
         def op(conn: sqlite3.Connection) -> tuple[str, dict[str, Any] | None]:
-            cur = conn.execute("SELECT id, peer, type, digest, state, created, attempts"
+            cur = conn.execute("SELECT id, peer, type, digest, state, created, attempts, source"
                                " FROM messages WHERE direction = 'out' AND id = ?",
                                (message_id,))
             found = cur.fetchone()
@@ -256,7 +281,7 @@ class Store:
             cur = conn.execute(
                 "UPDATE messages SET state = 'expired', reason = 'expired', updated = ?"
                 " WHERE direction = 'out' AND state IN ('queued', 'sent') AND expires <= ?"
-                " RETURNING id, peer, state", (now, now))
+                " RETURNING id, peer, state, source", (now, now))
             rows = [_row(cur, r) for r in cur.fetchall()]
             for row in rows:
                 _event(conn, "out", row["id"], now, "expired", "expired")

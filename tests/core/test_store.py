@@ -46,10 +46,28 @@ def test_a_failing_operation_does_not_undo_its_neighbours(tmp_path) -> None:
                                     return_exceptions=True)
 
     results = run(scenario())
-    assert results[0] is None and results[2] is None
+    assert results[0] == (["m00002"], ["baku"], True)
+    assert results[2] == (["m00003"], ["baku"], True)
     assert isinstance(results[1], sqlite3.IntegrityError)
     assert store.verify_audit_sync().entries == 3
     store.close()
+
+
+def test_idempotency_key_returns_the_first_submission(tmp_path) -> None:
+    """Given the same idempotency key twice, the second add queues nothing and returns the
+    first submission's ids."""
+    store = Store(tmp_path / "hub.db")
+
+    async def scenario() -> tuple:
+        first = await store.add_outgoing([outgoing(1)], 2.0, idempotency_key="file:abc")
+        again = await store.add_outgoing([outgoing(2)], 3.0, idempotency_key="file:abc")
+        return first, again, await store.count_outgoing("queued")
+
+    first, again, queued = run(scenario())
+    store.close()
+    assert first == (["m00001"], ["baku"], True)
+    assert again == (["m00001"], ["baku"], False)
+    assert queued == {"baku": 1}
 
 
 def test_closed_store_refuses_work_clearly(tmp_path) -> None:

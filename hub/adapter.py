@@ -1,0 +1,108 @@
+"""The adapter interface: how the port's own systems meet the hub.
+
+An adapter is built with its validated configuration and a ``HubHandle``. It may have an
+*input* side (``run``: read the local system and ``submit`` what it finds) and an *output*
+side (``deliver``: hand one inbound message to the local system). The hub owns everything
+around them: it restarts a failed ``run`` with back-off, retries a ``deliver`` that raised
+``TransientError``, dead-letters one that raised ``PermanentError``, tells the adapter how its
+submitted messages ended (``on_outcome``) and counts it all in metrics. Adapters only raise.
+
+Delivery to an adapter is at least once (a crash between ``deliver`` returning and the hub
+recording it repeats the call), so ``deliver`` must be idempotent by ``envelope.id``: write a
+file named after it, insert with it as the key, or pass it on as an idempotency key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .envelope import Envelope
+
+if TYPE_CHECKING:
+    from .core import Hub, Submitted
+
+
+class AdapterConfig(BaseModel):
+    """Every adapter's settings derive from this; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    receives: list[str] = Field(default_factory=list,
+                                description="type patterns of inbound messages handed to this "
+                                            "adapter, e.g. ['customs.*']")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a message an adapter submitted ended: delivered, rejected, expired."""
+
+    message_id: str
+    peer: str
+    state: str
+    reason: str | None
+    at: float
+
+
+class HubHandle:
+    """What an adapter may do with its hub: submit, look a message up, keep its own state."""
+
+    def __init__(self, hub: "Hub", adapter_name: str) -> None:
+        self._hub = hub
+        self.name = adapter_name
+
+    @property
+    def hub_id(self) -> str:
+        return self._hub.id
+
+    @property
+    def state_dir(self) -> Path:
+        """A folder for the adapter's own durable state (created on first use)."""
+        path = self._hub.config.hub.data_dir / "adapters" / self.name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def submit(self, type: str, body: Any, *, to: str | Sequence[str] | None = None,
+                     correlation_id: str | None = None, ttl: float | None = None,
+                     idempotency_key: str | None = None) -> "Submitted":
+        """Sign and queue; with ``idempotency_key``, a repeated submit returns the first one's
+        ids instead of queuing again (so an adapter that crashed after submitting and before
+        recording it does not send twice)."""
+        return await self._hub.submit(type, body, to=to, correlation_id=correlation_id,
+                                      ttl=ttl, idempotency_key=idempotency_key,
+                                      source=self.name)
+
+    async def message(self, message_id: str) -> list[dict[str, Any]]:
+        """The message's records (outgoing and/or incoming) with their history."""
+        return await self._hub.message(message_id)
+
+
+class Adapter:
+    """Base class. Subclasses set ``config_model`` and override what they support."""
+
+    config_model: ClassVar[type[AdapterConfig]] = AdapterConfig
+
+    def __init__(self, name: str, config: AdapterConfig, hub: HubHandle) -> None:
+        self.name = name
+        self.config = config
+        self.hub = hub
+
+    async def run(self) -> None:
+        """The input side: read the local system and submit. Return when there is no input
+        side; raise ``TransientError`` to be restarted with back-off."""
+
+    async def deliver(self, envelope: Envelope) -> None:
+        """The output side: hand ``envelope`` to the local system, idempotently by its id."""
+        from .errors import PermanentError
+
+        raise PermanentError(f"adapter {self.name!r} does not take inbound messages")
+
+    async def on_outcome(self, outcome: Outcome) -> None:
+        """A message this adapter submitted reached an end state (hook; no-op by default)."""
+
+    async def close(self) -> None:
+        """Release everything (hook; no-op by default)."""

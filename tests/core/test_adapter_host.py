@@ -1,0 +1,93 @@
+"""The adapter host: adapters found by name, inbound messages routed to them by type,
+outcomes of what they submitted reported back, failures retried or dead-lettered."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from hub import plugins
+from hub.adapter import Adapter, AdapterConfig
+from hub.config import validate_config
+from hub.errors import ConfigError, PermanentError
+from tests.core.bodies import DECISION, STATUS
+from tests.support.aio import run, wait_until
+from tests.support.network import Network
+
+RECORDED: dict[str, list] = {}
+
+
+class RecorderConfig(AdapterConfig):
+    fail_with: str | None = None
+
+
+class Recorder(Adapter):
+    """Records deliveries and outcomes; submits one status when told to."""
+
+    config_model = RecorderConfig
+
+    async def deliver(self, envelope) -> None:
+        if self.config.fail_with:
+            raise PermanentError(self.config.fail_with)
+        RECORDED.setdefault(f"{self.hub.hub_id}:{self.name}", []).append(envelope.id)
+
+    async def on_outcome(self, outcome) -> None:
+        RECORDED.setdefault(f"{self.hub.hub_id}:{self.name}:outcomes", []).append(
+            (outcome.message_id, outcome.state, outcome.reason))
+
+
+@pytest.fixture(autouse=True)
+def recorder_registered(monkeypatch):
+    real = plugins.available()
+    fake = EntryPoint("recorder", "tests.core.test_adapter_host:Recorder", plugins.GROUP)
+    monkeypatch.setattr(plugins, "available", lambda: {**real, "recorder": fake})
+    RECORDED.clear()
+
+
+def test_unknown_adapter_name_suggests_the_closest(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="No such adapter: 'recordr'. Did you mean 'recorder'"):
+        plugins.adapter_class("recordr")
+
+
+def test_adapter_config_errors_name_the_key() -> None:
+    data = {"hub": {"id": "baku", "data_dir": "/d", "key": "k", "cert": "c", "ca": "a"},
+            "inbox": {"kind": "memory"},
+            "adapters": {"customs": {"kind": "recorder", "receives": ["customs.*"], "colour": 1}}}
+    with pytest.raises(ConfigError, match="colour"):
+        validate_config(data)
+
+
+def test_inbound_messages_go_to_the_adapter_that_receives_their_type(tmp_path) -> None:
+    """Given baku with a 'customs' adapter for customs.* and a 'tos' adapter for everything
+    else, each message reaches exactly the right one; aktau's adapter hears the outcomes."""
+    net = Network(tmp_path, ["aktau", "baku"], extra={"adapters": {}})
+    for hub_id, adapters in (("baku", {"customs": {"kind": "recorder", "receives": ["customs.*"]},
+                                       "tos": {"kind": "recorder", "receives": ["*"]}}),
+                             ("aktau", {"agent": {"kind": "recorder"}})):
+        path = net.sandbox.config_paths[hub_id]
+        path.write_text(path.read_text().replace("adapters: {}", f"adapters: {adapters}"))
+
+    async def scenario() -> None:
+        await net.start()
+        for hub in net.hubs.values():  # the adapters, not the test sink, take deliveries
+            hub.local_delivery = hub.adapters.deliver
+        try:
+            handle = net.hubs["aktau"].adapters.adapters["agent"].hub
+            status = await handle.submit("shipment.status", STATUS, to="baku",
+                                         idempotency_key="status-1")
+            again = await handle.submit("shipment.status", STATUS, to="baku",
+                                        idempotency_key="status-1")
+            assert again.ids == status.ids
+            decision = await net.hubs["aktau"].submit("customs.decision", DECISION, to="baku")
+            await net.wait_settled("aktau", status.ids + decision.ids)
+            await wait_until(lambda: len(RECORDED.get("baku:customs", [])) == 1 and
+                             len(RECORDED.get("baku:tos", [])) == 1, 5)
+            assert RECORDED["baku:customs"] == decision.ids
+            assert RECORDED["baku:tos"] == status.ids
+            await wait_until(lambda: RECORDED.get("aktau:agent:outcomes"), 5)
+            assert RECORDED["aktau:agent:outcomes"] == [(status.ids[0], "delivered", None)]
+        finally:
+            await net.stop()
+
+    run(scenario())

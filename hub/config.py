@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from . import transports
 from .envelope import HUB_ID
@@ -64,7 +65,20 @@ def _transport(value: Any) -> TransportSettings:
         return value
     if not isinstance(value, dict) or "kind" not in value:
         raise ValueError("a transport needs a 'kind' (memory, amqp or mqtt)")
-    return transports.load(str(value["kind"])).settings.model_validate(value)
+    try:
+        kind = transports.load(str(value["kind"]))
+    except ConfigError as exc:  # a ValueError lets pydantic name the key and the line
+        raise ValueError(str(exc)) from None
+    return kind.settings.model_validate(value)
+
+
+def _adapter(value: Any) -> Any:
+    from .plugins import adapter_config
+
+    try:
+        return adapter_config(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class PeerConfig(_Model):
@@ -109,7 +123,7 @@ class HubConfig(_Model):
     inbox: Any
     peers: dict[str, PeerConfig] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
-    adapters: dict[str, Any] = Field(default_factory=dict)
+    adapters: dict[str, Annotated[Any, BeforeValidator(_adapter)]] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
     retry: Retry = Field(default_factory=Retry)
 
@@ -117,15 +131,13 @@ class HubConfig(_Model):
 
     @field_validator("adapters", mode="before")
     @classmethod
-    def _adapters(cls, value: Any) -> Any:
-        from .plugins import adapter_config
-
+    def _adapter_names(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ValueError("adapters is a mapping of adapter names to their settings")
         for name in value:
             if not isinstance(name, str) or not _ADAPTER_NAME.match(name):
                 raise ValueError(f"adapter name {name!r}: use letters, digits, '-' and '_'")
-        return {name: adapter_config(settings) for name, settings in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "HubConfig":

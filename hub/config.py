@@ -118,12 +118,31 @@ class Retry(_Model):
                           "reconnect_maximum", "handover_initial")
 
 
+class HttpSection(_Model):
+    enabled: bool = True
+    listen: str = "127.0.0.1:9464"  # loopback by default: metrics and status are not public
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        from .http import parse_listen
+
+        parse_listen(value)
+        return value
+
+
+class LogSection(_Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
 class HubConfig(_Model):
     hub: HubSection
     inbox: Any
     peers: dict[str, PeerConfig] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
     adapters: dict[str, Annotated[Any, BeforeValidator(_adapter)]] = Field(default_factory=dict)
+    http: HttpSection = Field(default_factory=HttpSection)
+    log: LogSection = Field(default_factory=LogSection)
     limits: Limits = Field(default_factory=Limits)
     retry: Retry = Field(default_factory=Retry)
 

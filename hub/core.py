@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Awaitable, Callable, Sequence
 
-from . import events as ev
+from . import events as ev, failpoints
 from .backoff import Backoff, wait_event
 from .config import HubConfig
 from .envelope import Envelope, utc, format_time
@@ -76,6 +76,7 @@ class Hub:
         self.adapters: AdapterHost | None = None
         self._handover_wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._link_tasks: dict[str, asyncio.Task] = {}
         self._handover_backoff = Backoff(config.retry.handover_initial, config.retry.maximum)
 
     @classmethod
@@ -95,18 +96,10 @@ class Hub:
         retry = self.config.retry
         reconnect = Backoff(retry.reconnect_initial, retry.reconnect_maximum)
         self.intake = Intake(inbox, self._on_delivery, reconnect, self._inbox_state)
-        for peer, peer_config in self.config.peers.items():
-            kind = load_transport(peer_config.transport.kind)
-            self.links[peer] = PeerLink(self, peer, kind.outlet(peer_config.transport, peer,
-                                                                self.id))
         self._spawn("inbox", self.intake.run)
-        for peer, link in self.links.items():
-            self._spawn(f"link:{peer}", link.run)
-        if self.config.adapters:
-            self.adapters = AdapterHost(self, self.config.adapters)
-            self.events.observers.append(self.adapters)
-            self.local_delivery = self.adapters.deliver
-            self.adapters.start()
+        for peer in self.config.peers:
+            self._open_link(peer)
+        self._start_adapters()
         self._spawn("expiry", self._expiry_loop)
         self._spawn("handover", self._handover_loop)
 
@@ -127,12 +120,77 @@ class Hub:
             await self.intake.inbox.close()
         for link in self.links.values():
             await link.close()
-        if self.adapters:
-            await self.adapters.close()
+        await self._stop_adapters()
         if self.store:
             self.store.close()
 
-    def _spawn(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+    def _open_link(self, peer: str) -> None:
+        settings = self.config.peers[peer].transport
+        outlet = load_transport(settings.kind).outlet(settings, peer, self.id)
+        self.links[peer] = PeerLink(self, peer, outlet)
+        self._link_tasks[peer] = self._spawn(f"link:{peer}", self.links[peer].run)
+
+    async def _close_link(self, peer: str) -> None:
+        task = self._link_tasks.pop(peer)
+        task.cancel()
+        await asyncio.wait([task], timeout=10)
+        self._tasks.remove(task)
+        await self.links.pop(peer).close()
+        self.metrics.peer_up.remove(peer)
+
+    def _start_adapters(self) -> None:
+        if not self.config.adapters:
+            return
+        self.adapters = AdapterHost(self, self.config.adapters)
+        self.events.observers.append(self.adapters)
+        self.local_delivery = self.adapters.deliver
+        self.adapters.start()
+
+    async def _stop_adapters(self) -> None:
+        if self.adapters is None:
+            return
+        await self.adapters.close()
+        self.events.observers.remove(self.adapters)
+        self.adapters = None
+        self.local_delivery = None
+
+    async def reload(self, config: HubConfig, identity: Identity, trust: TrustStore
+                     ) -> list[str]:
+        """Swap to ``config`` (validated, with its identity and trust already loaded beside
+        the running ones). Peers, routes, policies, trust and CRL, limits and adapters change
+        live; the hub id, data folder and inbox need a restart. Returns what changed."""
+        old = self.config
+        if config.hub.id != old.hub.id or config.hub.data_dir != old.hub.data_dir:
+            raise PermanentError("hub.id and hub.data_dir cannot change without a restart")
+        if config.inbox != old.inbox:
+            raise PermanentError("the inbox transport cannot change without a restart")
+        if identity.hub_id != self.id:
+            raise PermanentError(f"the new certificate is for hub {identity.hub_id!r}")
+        changes = []
+        self.config, self.identity, self.trust = config, identity, trust
+        self.router = Router(self.id, config.peers, [(r.type, r.to) for r in config.routes])
+        self.verifier.trust = trust
+        self.verifier.peers = {p: c.may_send for p, c in config.peers.items()}
+        self.verifier.max_bytes = config.limits.max_message_bytes
+        self.verifier.clock_skew = config.limits.clock_skew
+        for peer in sorted(old.peers.keys() - config.peers.keys()):
+            await self._close_link(peer)
+            changes.append(f"removed peer {peer}")
+        for peer in sorted(config.peers):
+            if peer not in old.peers:
+                self._open_link(peer)
+                changes.append(f"added peer {peer}")
+            elif config.peers[peer].transport != old.peers[peer].transport:
+                await self._close_link(peer)
+                self._open_link(peer)
+                changes.append(f"reconnected peer {peer}")
+        if config.adapters != old.adapters:
+            await self._stop_adapters()
+            self._start_adapters()
+            changes.append("restarted adapters")
+        return changes
+
+    def _spawn(self, name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task:
         async def supervised() -> None:
             # A component that dies of a bug is logged and restarted, never silently gone.
             failures = 0
@@ -147,7 +205,9 @@ class Hub:
                     log.exception("%s task of hub %s failed; restarting", name, self.id)
                     await asyncio.sleep(min(30.0, 0.5 * failures))
 
-        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.id}:{name}"))
+        task = asyncio.create_task(supervised(), name=f"{self.id}:{name}")
+        self._tasks.append(task)
+        return task
 
     def emit(self, kind: str, **fields: Any) -> None:
         self.events.emit(ev.Event(kind=kind, hub=self.id, at=self.clock(), **fields))
@@ -233,6 +293,7 @@ class Hub:
             receipt=receipt)
         problem = self.schemas.errors(envelope.type, envelope.body)
         outcome, original = await self.store.accept_incoming(incoming, problem, now)
+        failpoints.hit("after_inbox_commit")  # tests: die between the commit and the ack
         link = self.links[envelope.sender]
         if outcome == "duplicate":
             self.emit(ev.DUPLICATE, message_id=envelope.id, peer=envelope.sender,
@@ -336,6 +397,24 @@ class Hub:
                   reason=reason, detail={"direction": "in"})
 
     # -- queries ---------------------------------------------------------------------------
+    async def refresh_gauges(self) -> None:
+        depth, oldest = await self.store.outbox_summary()
+        self.metrics.set_outbox(list(self.links), depth, oldest, self.clock())
+        self.metrics.cert_expiry.set(self.identity.not_after.timestamp())
+
+    async def full_status(self) -> dict[str, Any]:
+        """``status()`` plus the outbox per peer, from the store."""
+        depth, oldest = await self.store.outbox_summary()
+        now = self.clock()
+        result = self.status()
+        for peer, info in result["peers"].items():
+            info["queued"] = depth.get((peer, "queued"), 0)
+            info["awaiting_receipt"] = depth.get((peer, "sent"), 0)
+            info["oldest_pending_seconds"] = round(now - oldest[peer], 3) if peer in oldest \
+                else None
+        result["certificate_expires"] = self.identity.not_after.isoformat()
+        return result
+
     async def message(self, message_id: str) -> list[dict[str, Any]]:
         return await self.store.message(message_id)
 

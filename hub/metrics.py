@@ -7,7 +7,9 @@ reasons from the fixed list in hub.verify.REASONS.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from . import __version__
 
 from . import events as ev
 
@@ -49,6 +51,22 @@ class HubMetrics:
         self.adapter_errors = Counter("porthub_adapter_errors_total",
                                       "Adapter failures, by adapter, side and kind.",
                                       ["adapter", "side", "kind"], registry=r)
+        self.latency = Histogram("porthub_delivery_latency_seconds",
+                                 "From submit to the recipient's accepting receipt.", ["peer"],
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                          10, 30, 60, 300, 900, 3600, 21600, 86400),
+                                 registry=r)
+        self.outbox_depth = Gauge("porthub_outbox_messages",
+                                  "Outgoing messages waiting for a receipt (queued or sent).",
+                                  ["peer", "state"], registry=r)
+        self.oldest_pending = Gauge("porthub_outbox_oldest_age_seconds",
+                                    "Age of the oldest outgoing message without a receipt.",
+                                    ["peer"], registry=r)
+        self.cert_expiry = Gauge("porthub_certificate_expiry_timestamp_seconds",
+                                 "When this hub's own certificate expires (Unix time).",
+                                 registry=r)
+        self.build = Info("porthub_build", "The porthub version.", registry=r)
+        self.build.info({"version": __version__})
         self.peer_up = Gauge("porthub_peer_up",
                              "1 while the connection to the peer's inbox is up.", ["peer"],
                              registry=r)
@@ -65,6 +83,8 @@ class HubMetrics:
             self.retried.labels(peer).inc()
         elif kind == ev.DELIVERED:
             self.delivered.labels(peer).inc()
+            if "latency" in event.detail:
+                self.latency.labels(peer).observe(max(0.0, event.detail["latency"]))
         elif kind == ev.REJECTED:
             self.rejected.labels(peer, event.reason or "").inc()
         elif kind == ev.EXPIRED:
@@ -83,6 +103,15 @@ class HubMetrics:
                 self.inbox_up.set(value)
             else:
                 self.peer_up.labels(peer).set(value)
+
+    def set_outbox(self, peers: list[str], depth: dict[tuple[str, str], int],
+                   oldest: dict[str, float], now: float) -> None:
+        """Refresh the outbox gauges from the store (called before each scrape)."""
+        for peer in peers:
+            for state in ("queued", "sent"):
+                self.outbox_depth.labels(peer, state).set(depth.get((peer, state), 0))
+            created = oldest.get(peer)
+            self.oldest_pending.labels(peer).set(0 if created is None else now - created)
 
     def value(self, name: str, **labels: str) -> float:
         """Current value of a sample (for tests and the demo summary)."""

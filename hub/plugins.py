@@ -77,10 +77,11 @@ class AdapterHost:
         retry = hub.config.retry
         self._backoff = Backoff(retry.reconnect_initial, retry.reconnect_maximum)
         self._notices: set[asyncio.Task] = set()
+        self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        for name, adapter in self.adapters.items():
-            self.hub._spawn(f"adapter:{name}", lambda a=adapter: self._run(a))
+        self._tasks = [self.hub._spawn(f"adapter:{name}", lambda a=adapter: self._run(a))
+                       for name, adapter in self.adapters.items()]
 
     async def _run(self, adapter: Adapter) -> None:
         failures = 0
@@ -135,6 +136,13 @@ class AdapterHost:
                           outcome.message_id)
 
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        for task in self._tasks:
+            if task in self.hub._tasks:
+                self.hub._tasks.remove(task)
         if self._notices:
             await asyncio.wait(set(self._notices), timeout=5)
         for adapter in self.adapters.values():

@@ -54,6 +54,7 @@ def build_sandbox(root: Path, hub_ids: Sequence[str],
                        "may_send": list(policy.get(peer, policy.get("*", [])))}
                 for peer in hub_ids if peer != hub_id},
             "routes": list((routes or {}).get(hub_id, [])),
+            "http": {"listen": "127.0.0.1:0"},  # many hubs on one machine: any free port
             **dict(extra or {}),
         }
         path = hub_dir / "porthub.yaml"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 
@@ -11,14 +10,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("run", help="run a hub in the foreground", description=__doc__)
     parser.add_argument("-c", "--config", type=Path, required=True, metavar="FILE",
                         help="the hub's YAML configuration")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="overrides log.level of the configuration")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..daemon import run as run_hub
 
-    logging.basicConfig(level=args.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return run_hub(args.config)
+    return run_hub(args.config, args.log_level)

@@ -207,6 +207,25 @@ class Store:
             "SELECT peer, COUNT(*) FROM messages WHERE direction = 'out' AND state = ?"
             " GROUP BY peer", (state,)).fetchall()))
 
+    async def outbox_summary(self) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
+        """Per (peer, state) the number of open outgoing messages, and per peer the creation
+        time of the oldest one."""
+
+        def op(conn: sqlite3.Connection):
+            depth = {(peer, state): n for peer, state, n in conn.execute(
+                "SELECT peer, state, COUNT(*) FROM messages WHERE direction = 'out'"
+                " AND state IN ('queued', 'sent') GROUP BY peer, state")}
+            oldest = dict(conn.execute(
+                "SELECT peer, MIN(created) FROM messages WHERE direction = 'out'"
+                " AND state IN ('queued', 'sent') GROUP BY peer").fetchall())
+            return depth, oldest
+
+        return await self._writer.run(op)
+
+    async def ping(self) -> None:
+        """Prove the store is writable: take the write lock and commit."""
+        await self._writer.run(lambda conn: conn.execute("SELECT 1").fetchone())
+
     async def mark_sent(self, sent: list[tuple[str, float]], now: float) -> list[str]:
         """Record that the broker took these messages; ``(id, next_attempt)`` pairs. Returns the
         ids that really moved (a receipt may have settled a message meanwhile)."""

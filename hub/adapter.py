@@ -80,6 +80,12 @@ class HubHandle:
         """The message's records (outgoing and/or incoming) with their history."""
         return await self._hub.message(message_id)
 
+    def count_refused(self) -> None:
+        """Count one input that cannot become a message (a bad file, row or request), in
+        ``porthub_adapter_errors_total{side="input", kind="permanent"}``: the operator's
+        signal that the local system sent something that needs a look."""
+        self._hub.metrics.adapter_errors.labels(self.name, "input", "permanent").inc()
+
 
 class Adapter:
     """Base class. Subclasses set ``config_model`` and override what they support."""
@@ -100,6 +106,11 @@ class Adapter:
         from .errors import PermanentError
 
         raise PermanentError(f"adapter {self.name!r} does not take inbound messages")
+
+    async def check(self) -> list[str]:
+        """Problems ``porthub check`` should report (folders missing, not writable...), as
+        sentences; empty when all is well. Must not change anything (hook)."""
+        return []
 
     async def on_outcome(self, outcome: Outcome) -> None:
         """A message this adapter submitted reached an end state (hook; no-op by default)."""

@@ -9,7 +9,7 @@ import sys
 from . import __version__
 
 # Each module exposes register(subparsers); the parser it adds sets ``func(args) -> int``.
-COMMANDS = ("demo", "pki", "run")
+COMMANDS = ("demo", "run", "check", "config", "status", "trace", "send", "dlq", "audit", "pki")
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -88,9 +88,15 @@ class Hub:
         return cls(config, identity, trust, **kwargs)
 
     # -- lifecycle -------------------------------------------------------------------------
+    def open_store(self) -> Store:
+        """Open the store (``start`` does; so do the commands that work on it offline)."""
+        if self.store is None:
+            self.store = Store(self.config.hub.data_dir / "hub.db")
+        return self.store
+
     async def start(self) -> None:
         """Open the store, connect the inbox and the peer links (in the background)."""
-        self.store = Store(self.config.hub.data_dir / "hub.db")
+        self.open_store()
         inbox_kind = load_transport(self.config.inbox.kind)
         inbox = inbox_kind.inbox(self.config.inbox, self.id)
         retry = self.config.retry
@@ -250,7 +256,9 @@ class Hub:
             for message in messages:
                 self.emit(ev.SUBMITTED, message_id=message.id, peer=message.peer, type=type,
                           correlation_id=correlation_id, detail={"source": source})
-                self.links[message.peer].wake.set()
+                link = self.links.get(message.peer)
+                if link is not None:  # not started: a running daemon's link will see it
+                    link.wake.set()
         return Submitted(ids, recipients)
 
     def _sign(self, envelope: Envelope) -> Outgoing:
@@ -407,6 +415,9 @@ class Hub:
         depth, oldest = await self.store.outbox_summary()
         now = self.clock()
         result = self.status()
+        for peer in self.config.peers:  # a hub that is not running has no links yet
+            result["peers"].setdefault(peer, {"peer": peer, "up": None, "since": None,
+                                              "last_error": None, "pending_receipts": 0})
         for peer, info in result["peers"].items():
             info["queued"] = depth.get((peer, "queued"), 0)
             info["awaiting_receipt"] = depth.get((peer, "sent"), 0)

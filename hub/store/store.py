@@ -375,6 +375,67 @@ class Store:
 
         await self._writer.run(op)
 
+    # -- dead letters ----------------------------------------------------------------------
+    async def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """What needs an operator: inbound messages the local system refused, outgoing ones
+        rejected by the recipient or expired without a receipt."""
+
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cur = conn.execute(
+                "SELECT direction, id, peer, type, correlation_id, state, reason, attempts,"
+                " updated FROM messages WHERE (direction = 'in' AND state = 'dead_lettered')"
+                " OR (direction = 'out' AND state IN ('rejected', 'expired', 'dead_lettered'))"
+                " ORDER BY updated DESC LIMIT ?", (limit,))
+            return [_row(cur, r) for r in cur.fetchall()]
+
+        return await self._writer.run(op)
+
+    async def requeue_incoming(self, message_id: str, now: float) -> bool:
+        """Hand a dead-lettered inbound message to the local system again."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("UPDATE messages SET state = 'received', attempts = 0,"
+                               " next_attempt = ?, reason = NULL, updated = ? WHERE"
+                               " direction = 'in' AND id = ? AND state = 'dead_lettered'",
+                               (now, now, message_id))
+            if cur.rowcount:
+                _event(conn, "in", message_id, now, "received", "requeued by the operator")
+                audit.append(conn, now, "requeued", message_id, None)
+            return bool(cur.rowcount)
+
+        return await self._writer.run(op)
+
+    async def drop(self, message_id: str, now: float, note: str = "dropped by the operator"
+                   ) -> bool:
+        """Close a dead letter for good (it stays in the store and the audit log)."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE messages SET state = 'dropped', reason = ?, updated = ? WHERE id = ?"
+                " AND ((direction = 'in' AND state = 'dead_lettered') OR (direction = 'out'"
+                " AND state IN ('rejected', 'expired', 'dead_lettered'))) RETURNING direction",
+                (note, now, message_id))
+            rows = cur.fetchall()
+            for (direction,) in rows:
+                _event(conn, direction, message_id, now, "dropped", note)
+                audit.append(conn, now, "dropped", message_id, None, note=note)
+            return bool(rows)
+
+        return await self._writer.run(op)
+
+    async def outgoing_jws(self, message_id: str) -> bytes | None:
+        row = await self._writer.run(lambda conn: conn.execute(
+            "SELECT jws FROM messages WHERE direction = 'out' AND id = ?",
+            (message_id,)).fetchone())
+        return row[0] if row else None
+
+    async def receipt(self, direction: str, message_id: str) -> bytes | None:
+        """The receipt of a message: received (outgoing) or sent (incoming)."""
+        row = await self._writer.run(lambda conn: conn.execute(
+            "SELECT receipt FROM messages WHERE direction = ? AND id = ?",
+            (direction, message_id)).fetchone())
+        return row[0] if row else None
+
     # -- queries ---------------------------------------------------------------------------
     async def message(self, message_id: str) -> list[dict[str, Any]]:
         """Every record of ``message_id`` (outgoing and/or incoming) with its history."""

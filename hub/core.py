@@ -77,6 +77,7 @@ class Hub:
         self._handover_wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._link_tasks: dict[str, asyncio.Task] = {}
+        self._intake_task: asyncio.Task | None = None
         self._handover_backoff = Backoff(config.retry.handover_initial, config.retry.maximum)
 
     @classmethod
@@ -102,7 +103,7 @@ class Hub:
         retry = self.config.retry
         reconnect = Backoff(retry.reconnect_initial, retry.reconnect_maximum)
         self.intake = Intake(inbox, self._on_delivery, reconnect, self._inbox_state)
-        self._spawn("inbox", self.intake.run)
+        self._intake_task = self._spawn("inbox", self.intake.run)
         for peer in self.config.peers:
             self._open_link(peer)
         self._start_adapters()
@@ -111,9 +112,8 @@ class Hub:
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking work, let handled deliveries finish (at most ``timeout``), close."""
-        intake_task = self._tasks[0] if self._tasks else None
-        if intake_task:
-            intake_task.cancel()
+        if self._intake_task:  # first stop taking work
+            self._intake_task.cancel()
         if self.intake:
             await self.intake.drain(timeout)
         for task in self._tasks:

@@ -8,7 +8,6 @@ a clear message; an unknown name answers with the closest known one.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 from fnmatch import fnmatchcase
 from importlib.metadata import EntryPoint, entry_points
@@ -21,6 +20,7 @@ from .adapter import Adapter, AdapterConfig, HubHandle, Outcome
 from .backoff import Backoff
 from .envelope import Envelope
 from .errors import ConfigError, PermanentError, TransientError
+from .names import did_you_mean
 
 if TYPE_CHECKING:
     from .core import Hub
@@ -40,9 +40,7 @@ def adapter_class(kind: str) -> type[Adapter]:
     known = available()
     entry = known.get(kind)
     if entry is None:
-        close = difflib.get_close_matches(kind, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else \
-            f" Known: {', '.join(sorted(known)) or 'none (is porthub installed?)'}."
+        hint = did_you_mean(kind, known) or " No adapters are registered: is porthub installed?"
         raise ConfigError(f"No such adapter: {kind!r}.{hint}")
     try:
         cls = entry.load()

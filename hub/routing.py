@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from fnmatch import fnmatchcase
 from typing import Iterable, Sequence
 
 from .errors import SubmitError
+from .names import did_you_mean
 
 
 class Router:
@@ -40,8 +40,6 @@ class Router:
             if target == self.me:
                 raise SubmitError(f"Cannot send to {target!r}: that is this hub itself.")
             if target not in self.peers:
-                close = difflib.get_close_matches(target, self.peers, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else \
-                    f" Known peers: {', '.join(self.peers) or 'none'}."
+                hint = did_you_mean(target, self.peers, "Known peers") or " No peers are known."
                 raise SubmitError(f"Unknown recipient {target!r}.{hint}")
         return list(dict.fromkeys(targets))

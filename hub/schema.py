@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from importlib import resources
 from typing import Any
@@ -12,6 +11,7 @@ from referencing import Registry, Resource
 
 from . import identifiers
 from .errors import SubmitError
+from .names import did_you_mean
 
 _FORMATS = jsonschema.FormatChecker()
 _FORMATS.checks("iso6346")(identifiers.is_container_number)
@@ -42,8 +42,7 @@ class Schemas:
     def check_type(self, type_name: str) -> None:
         """Raise ``SubmitError`` for a type that is not canonical, naming the closest one."""
         if type_name not in self._validators:
-            close = difflib.get_close_matches(type_name, self._validators, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(type_name, self._validators, "Known types")
             raise SubmitError(f"Unknown message type {type_name!r}.{hint}")
 
     def errors(self, type_name: str, body: Any) -> str | None:

@@ -10,11 +10,11 @@ Codecs are looked up by name with ``get``; the domain adapters pick one from the
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from hub.names import did_you_mean
 
 
 class CodecError(ValueError):
@@ -99,8 +99,6 @@ def get(name: str) -> Codec:
     """The codec registered as ``name``; an unknown name is a ``LookupError`` with a hint."""
     target = _REGISTRY.get(name)
     if target is None:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else f" Known: {', '.join(names())}."
-        raise LookupError(f"No such codec: {name!r}.{hint}")
+        raise LookupError(f"No such codec: {name!r}.{did_you_mean(name, _REGISTRY)}")
     module, attribute = target.split(":")
     return getattr(importlib.import_module(f"{__name__}.{module}"), attribute)

@@ -6,11 +6,11 @@ it from starting.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 
 from ..errors import ConfigError
 from .base import Delivery, Inbox, Outlet, TransportKind, TransportSettings
+from ..names import did_you_mean
 
 KINDS: dict[str, str] = {
     "memory": "hub.transports.memory",
@@ -23,9 +23,7 @@ def load(kind: str) -> TransportKind:
     """Return the ``TransportKind`` registered as ``kind``."""
     module_name = KINDS.get(kind)
     if module_name is None:
-        close = difflib.get_close_matches(kind, KINDS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else f" Known: {', '.join(sorted(KINDS))}."
-        raise ConfigError(f"No such transport: {kind!r}.{hint}")
+        raise ConfigError(f"No such transport: {kind!r}.{did_you_mean(kind, KINDS)}")
     return importlib.import_module(module_name).KIND
 
 

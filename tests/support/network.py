@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
+import yaml
+
 from hub.core import Hub
 from hub.envelope import Envelope
 from hub.sandbox import build_sandbox
@@ -24,7 +26,8 @@ class Network:
 
     def __init__(self, root: Path, hub_ids: list[str], *, policy=None, routes=None,
                  extra: dict | None = None,
-                 inbox_for: Callable[[str], dict[str, Any]] | None = None) -> None:
+                 inbox_for: Callable[[str], dict[str, Any]] | None = None,
+                 adapters: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
         self.broker_name = f"net-{uuid.uuid4().hex[:8]}"
         self.sandbox = build_sandbox(
             root, hub_ids, inbox_for or (lambda h: {"kind": "memory", "broker": self.broker_name}),
@@ -32,6 +35,16 @@ class Network:
         self.hubs: dict[str, Hub] = {}
         self.delivered: dict[str, list[Envelope]] = {h: [] for h in hub_ids}
         self.sink_fault: dict[str, Exception | None] = {h: None for h in hub_ids}
+        for hub_id, configured in (adapters or {}).items():
+            self.set_adapters(hub_id, configured)
+
+    def set_adapters(self, hub_id: str, adapters: dict[str, dict[str, Any]]) -> None:
+        """Give ``hub_id`` these adapters (name -> settings) from its next start on; a hub
+        with adapters hands inbound messages to them instead of the test sink."""
+        path = self.sandbox.config_paths[hub_id]
+        config = yaml.safe_load(path.read_text())
+        config["adapters"] = adapters
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
 
     @property
     def broker(self) -> memory.MemoryBroker:

@@ -1,15 +1,18 @@
 """Decoders: the bytes a legacy system emits, as the submissions they stand for.
 
 A decoder is ``decode(data: bytes) -> list[Submission]`` and raises ``InvalidSubmission`` with
-a sentence the operator can act on. ``envelope-json`` is the built-in one; the customs, rail and
-terminal codecs (EDIFACT, national XML, CIM/SMGS) register here under their own names and are
-picked with an adapter's ``format`` setting.
+a sentence the operator can act on. ``envelope-json`` is the one of this module; every codec of
+``adapters.codecs`` (EDIFACT, national XML, CIM/SMGS) is a decoder too, under its own name:
+an adapter's ``format`` setting picks one. Codec output carries no recipient, so the hub's
+routes decide where those messages go.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Callable
+
+from hub.names import did_you_mean
 
 from .submission import InvalidSubmission, Submission, parse_submission
 
@@ -32,9 +35,23 @@ DECODERS: dict[str, Decoder] = {"envelope-json": decode_envelope_json}
 
 
 def decoder(name: str) -> Decoder:
-    """The decoder registered as ``name``; ValueError (a config error) naming the known ones."""
-    try:
+    """The decoder called ``name``; ValueError (a config error) with the closest name."""
+    if name in DECODERS:
         return DECODERS[name]
-    except KeyError:
-        raise ValueError(f"format must be one of {', '.join(sorted(DECODERS))}, "
-                         f"got {name!r}") from None
+    from .. import codecs as domain  # imported on first use, like the codecs themselves
+
+    try:
+        codec = domain.get(name)
+    except LookupError:
+        known = [*DECODERS, *domain.names()]
+        raise ValueError(f"format {name!r} is not known.{did_you_mean(name, known)}") from None
+
+    def decode(data: bytes) -> list[Submission]:
+        try:
+            items = codec.decode(data)
+        except domain.CodecError as exc:
+            raise InvalidSubmission(str(exc)) from None
+        return [Submission(type=i.type, body=i.body, correlation_id=i.correlation_id)
+                for i in items]
+
+    return decode

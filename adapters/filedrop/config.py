@@ -39,7 +39,10 @@ class FiledropConfig(AdapterConfig):
                                                   "without being read into memory")
     format: str = Field("envelope-json",
                         description="how a file's content becomes messages: envelope-json is "
-                                    "one JSON object {type, to, correlation_id, ttl, body}")
+                                    "one JSON object {type, to, correlation_id, ttl, body}; "
+                                    "a codec name (baplie, coarri, codeco, cuscar-manifest, "
+                                    "iftsta, smgs-xml, ...) reads that format, and the hub's "
+                                    "routes pick the recipients")
     outbox_dir: Path | None = Field(
         None, description="folder inbound messages (those matching receives) are written to",
         examples=["/srv/porthub/tos/out"])

@@ -237,6 +237,7 @@ def test_a_file_still_being_written_is_not_taken(tmp_path: Path) -> None:
                     assert path.exists(), "taken while still being written"
             [got] = await wait_taken(harness, 1)
             assert got["body"] == status(3)
+            await wait_until(lambda: (harness.inbox / "done" / "slow.json").exists(), 5)
             assert (harness.inbox / "done" / "slow.json").read_bytes() == content
 
     run(scenario())
@@ -361,3 +362,42 @@ def test_check_reports_folders_that_cannot_work(tmp_path: Path, small_mount: Pat
     assert not (tmp_path / "missing").exists()
     config = FiledropConfig(kind="filedrop", inbox_dir=tmp_path, work_dir=small_mount)
     assert "on another file system" in folder_problems(config)[-1]
+
+
+def test_edifact_files_through_a_codec(tmp_path: Path) -> None:
+    """Given format: coarri, an EDIFACT COARRI file becomes its terminal.move message, routed
+    by aktau's routes to baku; a broken interchange fails with the codec's sentence naming the
+    segment, and is kept."""
+    from tests.support.network import Network
+
+    data = Path(__file__).parents[1] / "codecs" / "data"
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    outbox.mkdir()
+    net = Network(tmp_path / "net", [SENDER, RECEIVER],
+                  routes={SENDER: [{"type": "terminal.*", "to": RECEIVER}]},
+                  adapters={SENDER: {"tos": {"kind": "filedrop", "inbox_dir": str(inbox),
+                                             "format": "coarri", **FAST}},
+                            RECEIVER: {"tos": {"kind": "filedrop", "outbox_dir": str(outbox),
+                                               "receives": ["terminal.*"]}}})
+
+    async def scenario() -> None:
+        await net.start()
+        try:
+            drop(inbox, "load.edi", (data / "coarri_load_aktau.edi").read_bytes())
+            broken = drop(inbox, "cut.edi", (data / "truncated_mid_segment.edi").read_bytes())
+            await wait_until(lambda: len(os.listdir(outbox)) == 1, 15, what="the move at baku")
+            [written] = os.listdir(outbox)
+            message = json.loads((outbox / written).read_bytes())
+            assert message["type"] == "terminal.move"
+            assert message["correlation_id"] == "AKTBAK250001"
+            outcome = inbox / "failed" / "cut.edi.outcome.json"
+            await wait_until(lambda: read_outcome(outcome) is not None
+                             and (inbox / "failed" / "cut.edi").exists(), 10)
+            document = read_outcome(outcome)
+            assert document["reason"] == "invalid_content" and "segment 17" in document["detail"]
+            assert (inbox / "failed" / "cut.edi").read_bytes() == broken
+        finally:
+            await net.stop()
+
+    run(scenario())

@@ -124,10 +124,16 @@ class PeerLink:
                 else:
                     raise result
             moved = set(await store.mark_sent(sent, now)) if sent else set()
-            first_write = {row["id"]: row["state"] == "queued" for row in rows}
-            for message_id in moved:
-                self.hub.emit(ev.SENT if first_write[message_id] else ev.RETRIED,
-                              message_id=message_id, peer=self.peer)
+            states = {row["id"]: row["state"] for row in rows}
+            # Every write the broker took counts: a first one as sent (once it moved the
+            # message to 'sent'), any later one as a retry, even if the receipt of an
+            # earlier copy settled the message while this one was being written.
+            for message_id, _next in sent:
+                first = states[message_id] == "queued"
+                if first and message_id in moved:
+                    self.hub.emit(ev.SENT, message_id=message_id, peer=self.peer)
+                elif not first:
+                    self.hub.emit(ev.RETRIED, message_id=message_id, peer=self.peer)
             if lost_connection is not None:
                 raise lost_connection
 

@@ -104,9 +104,10 @@ def test_submit_refuses_what_could_never_be_delivered(tmp_path, kwargs, message)
     run(scenario())
 
 
-def test_store_groups_commits_under_load(tmp_path) -> None:
-    """Given 500 messages submitted concurrently, the store commits them in far fewer than 500
-    transactions (group commit), and all 500 are delivered exactly once."""
+def test_many_concurrent_submits_are_delivered_exactly_once(tmp_path) -> None:
+    """Given 500 messages submitted concurrently, all 500 are delivered exactly once. (That
+    they share commits is shown deterministically in test_store.py: how many do here depends
+    on how busy the machine is.)"""
     net = Network(tmp_path, ["aktau", "baku"])
 
     async def scenario() -> None:
@@ -114,10 +115,8 @@ def test_store_groups_commits_under_load(tmp_path) -> None:
         try:
             import asyncio
             hub = net.hubs["aktau"]
-            before = hub.store.commits
             subs = await asyncio.gather(*(hub.submit("shipment.status", status(i), to="baku")
                                           for i in range(500)))
-            assert hub.store.commits - before < 250
             ids = [i for s in subs for i in s.ids]
             await net.wait_settled("aktau", ids, timeout=60)
             await net.wait_delivered("baku", 500, timeout=30)

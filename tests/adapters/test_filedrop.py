@@ -44,6 +44,11 @@ def status_file(n: int, **extra: Any) -> dict:
             "body": status(n), **extra}
 
 
+def visible(folder: Path) -> list[str]:
+    """What a local system that skips dotfiles (the writer's temporary files) sees."""
+    return sorted(n for n in os.listdir(folder) if not n.startswith("."))
+
+
 def read_outcome(path: Path) -> dict | None:
     try:
         return json.loads(path.read_bytes())
@@ -123,7 +128,7 @@ def test_outcome_file_names_the_message_and_turns_delivered(tmp_path: Path) -> N
             assert message["to"] == RECEIVER and message["state"] == "delivered"
             assert (harness.inbox / "done" / "status-7.json").read_bytes() == data
             assert os.listdir(harness.inbox / "processing") == []
-            [written] = os.listdir(harness.outbox)
+            [written] = visible(harness.outbox)
             assert written == f"shipment.status_{message['id']}.json"
 
     run(scenario())
@@ -386,8 +391,8 @@ def test_edifact_files_through_a_codec(tmp_path: Path) -> None:
         try:
             drop(inbox, "load.edi", (data / "coarri_load_aktau.edi").read_bytes())
             broken = drop(inbox, "cut.edi", (data / "truncated_mid_segment.edi").read_bytes())
-            await wait_until(lambda: len(os.listdir(outbox)) == 1, 15, what="the move at baku")
-            [written] = os.listdir(outbox)
+            await wait_until(lambda: len(visible(outbox)) == 1, 15, what="the move at baku")
+            [written] = visible(outbox)
             message = json.loads((outbox / written).read_bytes())
             assert message["type"] == "terminal.move"
             assert message["correlation_id"] == "AKTBAK250001"

@@ -16,7 +16,7 @@ import pytest
 
 from hub.metrics import HubMetrics
 from hub.sandbox import build_sandbox
-from tests.support.daemon import HubProcess
+from tests.support.hubproc import HubProcess
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 
@@ -85,8 +85,8 @@ def test_notify_protocol_ready_watchdog_reload_stopping(tmp_path) -> None:
     broker = f"t{uuid.uuid4().hex[:6]}"
     sandbox = build_sandbox(tmp_path / "net", ["aktau", "baku"],
                             lambda h: {"kind": "memory", "broker": broker})
-    hub = HubProcess(sandbox.config_paths["baku"], tmp_path,
-                     env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"})
+    hub = HubProcess(sandbox.config_paths["baku"])
+    hub.start(env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"})
     seen: list[str] = []
 
     def expect(field: str, timeout: float = 20.0) -> None:
@@ -109,7 +109,7 @@ def test_notify_protocol_ready_watchdog_reload_stopping(tmp_path) -> None:
         expect("READY=1")
         hub.signal(signal.SIGTERM)
         expect("STOPPING=1")
-        assert hub.proc.wait(30) == 0
+        assert hub.wait_exit() == 0
     finally:
-        hub.kill()
+        hub.__exit__(None, None, None)
         server.close()

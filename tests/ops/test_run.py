@@ -15,7 +15,7 @@ import yaml
 
 from hub.sandbox import build_sandbox
 from hub.security import pki
-from tests.support.daemon import HubProcess
+from tests.support.hubproc import HubProcess
 
 
 @pytest.fixture
@@ -26,11 +26,11 @@ def sandbox(tmp_path):
 
 
 @pytest.fixture
-def baku(sandbox, tmp_path):
-    proc = HubProcess(sandbox.config_paths["baku"], tmp_path)
-    proc.wait_http()
-    yield proc
-    proc.kill()
+def baku(sandbox):
+    with HubProcess(sandbox.config_paths["baku"]) as proc:
+        proc.start()
+        proc.wait_http()
+        yield proc
 
 
 def run_check(*args: str) -> subprocess.CompletedProcess:
@@ -115,12 +115,12 @@ def test_sighup_adds_a_peer_and_refuses_an_invalid_config(baku, sandbox) -> None
     assert "hub.colour: unknown key" in line["msg"] and line["level"] == "error"
     assert baku.get("/healthz")[0] == 200
     assert set(baku.get_json("/api/v1/status")[1]["peers"]) == {"aktau", "kuryk"}
-    assert baku.stop() == 0
+    assert baku.terminate() == 0
 
 
 def test_sigterm_stops_the_hub_cleanly(baku, tmp_path) -> None:
     """Given a running hub, SIGTERM makes it exit 0 within the bound, with its store intact."""
-    assert baku.stop() == 0
+    assert baku.terminate() == 0
     with sqlite3.connect(tmp_path / "baku/data/hub.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert any(l["msg"].startswith("hub baku stopping") for l in baku.log())

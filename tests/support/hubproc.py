@@ -10,12 +10,15 @@ Nothing here waits without a bound; every wait polls and gives up with the hub's
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import IO, Callable
@@ -80,12 +83,13 @@ class HubProcess:
         self.log_dir = config.hub.data_dir.parent / "logs"
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        self.port: int | None = None
         self._files: list[IO] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self, failpoints: str | None = None) -> None:
+    def start(self, failpoints: str | None = None, env: dict[str, str] | None = None) -> None:
         """Start the hub; ``failpoints`` arms hub/failpoints.py (e.g. ``after_inbox_commit=50``)
-        for this run only."""
+        for this run only; ``env`` adds environment variables (NOTIFY_SOCKET, ...)."""
         assert not self.running, f"{self.hub_id} is already running"
         self._close_files()
         self.starts += 1
@@ -93,12 +97,14 @@ class HubProcess:
         stem = self.log_dir / f"run{self.starts}"
         out, err = open(f"{stem}.out", "wb"), open(f"{stem}.err", "wb")
         self._files = [out, err]
+        extra_env = env
         env = {k: v for k, v in os.environ.items() if k != FAILPOINTS_ENV}
         if failpoints:
             env[FAILPOINTS_ENV] = failpoints
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hub", "run", "-c", str(self.config_path)],
-            stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+            stdout=out, stderr=err, stdin=subprocess.DEVNULL, env={**env, **(extra_env or {})})
+        self.port = None
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Return once the hub is ready; fail with its log if it dies or takes too long."""
@@ -149,6 +155,51 @@ class HubProcess:
             self.proc.kill()
             self.proc.wait(STOP_TIMEOUT)
         self._close_files()
+
+    def signal(self, sig: int) -> None:
+        assert self.running, f"hub {self.hub_id} is not running"
+        self.proc.send_signal(sig)
+
+    # -- its log and its HTTP listener ---------------------------------------------------------
+    def log(self) -> list[dict]:
+        """The current run's JSON log lines (stdout), parsed."""
+        path = self.log_dir / f"run{self.starts}.out"
+        lines = []
+        for raw in (path.read_text(errors="replace").splitlines() if path.exists() else []):
+            try:
+                lines.append(json.loads(raw))
+            except ValueError:
+                pass
+        return lines
+
+    def wait_log(self, predicate: Callable[[dict], bool], timeout: float = START_TIMEOUT,
+                 what: str = "a log line") -> dict:
+        """The first log line of this run for which ``predicate`` holds, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log():
+                if predicate(line):
+                    return line
+            self._check_alive_until(deadline, f"log {what}")
+
+    def wait_http(self, timeout: float = START_TIMEOUT) -> int:
+        """The port its HTTP listener took (configs made by hub.sandbox ask for any port)."""
+        line = self.wait_log(lambda l: l.get("msg", "").startswith("HTTP listener on "),
+                             timeout, "its HTTP listener")
+        self.port = int(line["msg"].rsplit(":", 1)[1])
+        return self.port
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path`` from its HTTP listener: (status, body)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def get_json(self, path: str) -> tuple[int, dict]:
+        status, body = self.get(path)
+        return status, json.loads(body)
 
     # -- what it did ---------------------------------------------------------------------------
     def states(self, direction: str) -> Counter:

@@ -126,3 +126,30 @@ def test_many_concurrent_submits_are_delivered_exactly_once(tmp_path) -> None:
             await net.stop()
 
     run(scenario(), timeout=120)
+
+
+def test_fast_and_detailed_schema_validators_agree() -> None:
+    """The compiled validator decides; jsonschema explains. On valid and invalid bodies of
+    every kind used here they must reach the same verdict."""
+    from hub.schema import schemas
+    from tests.core.bodies import BAYPLAN, CONSIGNMENT, DECISION
+
+    s = schemas()
+    cases = [("shipment.status", STATUS), ("cargo.manifest", MANIFEST),
+             ("vessel.bayplan", BAYPLAN), ("customs.decision", DECISION),
+             ("rail.consignment", CONSIGNMENT),
+             ("shipment.status", {**STATUS, "container": "CSPU1234568"}),
+             ("shipment.status", {**STATUS, "at": "yesterday"}),
+             ("shipment.status", {**STATUS, "location": "azbak"}),
+             ("cargo.manifest", {**MANIFEST, "vessel": {"imo": "9123454", "name": "X"}}),
+             ("cargo.manifest", {**MANIFEST, "extra": 1}),
+             ("customs.decision", {**DECISION, "decision": "maybe"})]
+    for type_name, body in cases:
+        fast_ok = True
+        try:
+            s._fast[type_name](body)
+        except Exception:  # noqa: BLE001
+            fast_ok = False
+        slow_ok = s._validators[type_name].is_valid(body)
+        assert fast_ok == slow_ok, (type_name, body)
+        assert (s.errors(type_name, body) is None) == slow_ok

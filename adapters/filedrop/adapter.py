@@ -25,6 +25,7 @@ class FiledropAdapter(Adapter):
         super().__init__(name, config, hub)
         self.outcomes = OutcomeBook(hub)
         self.inbound = Inbound(name, config, hub, self.outcomes) if config.inbox_dir else None
+        self.encoder = config.encoder()
 
     async def run(self) -> None:
         if self.inbound is not None:
@@ -34,7 +35,7 @@ class FiledropAdapter(Adapter):
     async def deliver(self, envelope: Envelope) -> None:
         assert self.config.outbox_dir is not None  # the config requires it with receives
         written = await asyncio.to_thread(write_message, self.config.outbox_dir,
-                                          self.config.file_name, envelope)
+                                          self.config.file_name, envelope, self.encoder)
         if not written:
             log.info("filedrop %s: %s was already written; not written again", self.name,
                      envelope.id, extra={"adapter": self.name, "message_id": envelope.id})

@@ -10,13 +10,13 @@ from pydantic import Field, field_validator, model_validator
 
 from hub.adapter import AdapterConfig
 
-from ..common.codecs import decoder
+from ..common.codecs import CodecSettings
 from ..common.settings import durations, integers
 
-NAME_FIELDS = ("id", "type", "sender", "correlation_id", "created")
+NAME_FIELDS = ("id", "type", "sender", "correlation_id", "created", "ext")
 
 
-class FiledropConfig(AdapterConfig):
+class FiledropConfig(CodecSettings, AdapterConfig):
     """A hot folder in (``inbox_dir``) and/or out (``outbox_dir``)."""
 
     sample_values: ClassVar[dict] = {"receives": ["vessel.*", "terminal.*"]}
@@ -37,29 +37,18 @@ class FiledropConfig(AdapterConfig):
                          "changed for this long (a file moved into place is usually older)")
     max_bytes: int = Field(1_048_576, description="larger files go to failed/ as too_large "
                                                   "without being read into memory")
-    format: str = Field("envelope-json",
-                        description="how a file's content becomes messages: envelope-json is "
-                                    "one JSON object {type, to, correlation_id, ttl, body}; "
-                                    "a codec name (baplie, coarri, codeco, cuscar-manifest, "
-                                    "iftsta, smgs-xml, ...) reads that format, and the hub's "
-                                    "routes pick the recipients")
     outbox_dir: Path | None = Field(
         None, description="folder inbound messages (those matching receives) are written to",
         examples=["/srv/porthub/tos/out"])
     file_name: str = Field(
-        "{type}_{id}.json",
-        description=f"name of each written file; fields: {', '.join(NAME_FIELDS)}. Keep {{id}} "
-                    "in it: the id in the name is what recognises a repeated delivery")
+        "{type}_{id}.{ext}",
+        description=f"name of each written file; fields: {', '.join(NAME_FIELDS)} (json, or "
+                    "edi or xml for what encode writes). Keep {id} in it: the id in the name "
+                    "is what recognises a repeated delivery (required with encode)")
 
     _durations = durations("poll_interval")
     _settle = durations("settle_time", allow_zero=True)
     _bytes = integers("max_bytes", minimum=1, maximum=1 << 40)
-
-    @field_validator("format")
-    @classmethod
-    def _known_format(cls, value: str) -> str:
-        decoder(value)
-        return value
 
     @field_validator("file_name")
     @classmethod
@@ -88,6 +77,9 @@ class FiledropConfig(AdapterConfig):
                              "to write there, e.g. receives: ['customs.*']")
         if self.work_dir is not None and self.inbox_dir is None:
             raise ValueError("work_dir is only used with inbox_dir")
+        if self.encode and "{id}" not in self.file_name:
+            raise ValueError("file_name must contain {id} when encode is set: an encoded file "
+                             "is recognised as a repeated delivery by its name only")
         return self
 
     @property

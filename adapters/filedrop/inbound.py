@@ -21,7 +21,6 @@ from pathlib import Path
 from hub.adapter import HubHandle
 from hub.errors import SubmitError, TransientError
 
-from ..common.codecs import decoder
 from ..common.files import free_name, rename
 from ..common.submission import InvalidSubmission
 from .config import FiledropConfig
@@ -111,7 +110,7 @@ class Inbound:
         self.inbox = config.inbox_dir
         self.processing, self.done, self.failed = (config.work / d for d in
                                                    ("processing", "done", "failed"))
-        self.decode = decoder(config.format)
+        self.decode = config.decoder()
         self.settler = Settler(config.settle_time)
 
     async def run(self) -> None:

@@ -1,9 +1,11 @@
-"""The hot folder out: each inbound message becomes one file in ``outbox_dir``, written
-atomically and never over another file.
+"""The hot folder out: each inbound message becomes one file in ``outbox_dir`` -- its
+canonical JSON, or what the codec ``encode`` names writes -- atomically and never over another
+file.
 
 A repeated delivery of the same message (the hub crashed after the file was written but
 before it recorded the hand-over) finds its file already there and writes nothing: while the
-file is in the folder, the local system sees each message once.
+file is in the folder, the local system sees each message once. A canonical JSON file is
+recognised by the id inside it; an encoded file by its name, which then must hold the id.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from hub.envelope import Envelope
 from hub.errors import PermanentError, TransientError
 
+from ..common.codecs import CANONICAL, Encoder
 from ..common.files import write_atomic
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -25,23 +28,29 @@ TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.ENOENT, errno.E
                     errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.EINTR}
 
 
-def file_name(template: str, envelope: Envelope) -> str:
+def file_name(template: str, envelope: Envelope, ext: str = "json") -> str:
     fields = {"id": envelope.id, "type": envelope.type, "sender": envelope.sender,
               "correlation_id": envelope.correlation_id or "none",
-              "created": envelope.created.strftime("%Y%m%dT%H%M%SZ")}
+              "created": envelope.created.strftime("%Y%m%dT%H%M%SZ"), "ext": ext}
     return template.format(**{k: _UNSAFE.sub("_", v) for k, v in fields.items()})
 
 
-def write_message(outbox: Path, template: str, envelope: Envelope) -> bool:
-    """Write ``envelope`` (its canonical JSON) to ``outbox``; False if it was already there.
+def write_message(outbox: Path, template: str, envelope: Envelope,
+                  encoder: Encoder = CANONICAL) -> bool:
+    """Write ``envelope`` as ``encoder`` makes it (by default its canonical JSON) to
+    ``outbox``; False if it was already there.
 
     Raises ``TransientError`` (disk full, folder missing, the name still taken by another
-    message the local system has not collected yet) or ``PermanentError``."""
-    path = outbox / file_name(template, envelope)
+    message the local system has not collected yet) or ``PermanentError`` (and the
+    encoder's ``PermanentError`` for a body its codec cannot write)."""
+    data = encoder.encode(envelope)
+    path = outbox / file_name(template, envelope, encoder.form(envelope.type)[0])
+    encoded = encoder.codec_for(envelope.type) is not None
     try:
-        if write_atomic(path, envelope.to_bytes(), replace=False):
+        if write_atomic(path, data, replace=False):
             return True
-        holder = _message_id(path)
+        # An encoded file's name holds the id (the configuration requires it with encode).
+        holder = envelope.id if encoded else _message_id(path)
     except OSError as exc:
         error = TransientError if exc.errno in TRANSIENT_ERRNOS else PermanentError
         raise error(f"cannot write {path}: {exc.strerror or exc}") from None

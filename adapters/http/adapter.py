@@ -26,7 +26,7 @@ class HttpAdapter(Adapter):
         super().__init__(name, config, hub)
         self.api = Api(name, config, hub) if config.listen else None
         self._ssl = server_ssl_context(config.tls) if config.tls else None
-        self.webhook = Webhook(config.webhook) if config.webhook else None
+        self.webhook = Webhook(config.webhook, config.encoder()) if config.webhook else None
         self.address: tuple[str, int] | None = None  # where the API listens, once it does
 
     async def run(self) -> None:

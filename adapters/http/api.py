@@ -6,7 +6,6 @@ TLS client certificate); errors are JSON ``{"error": "<one sentence>"}``.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import ssl
 from typing import Any, Awaitable, Callable
@@ -17,7 +16,7 @@ from hub.adapter import HubHandle
 from hub.envelope import format_time, utc
 from hub.errors import ConfigError, SubmitError, TransientError
 
-from ..common.submission import InvalidSubmission, parse_submission
+from ..common.submission import InvalidSubmission
 from .config import HttpConfig, TlsConfig
 
 log = logging.getLogger(__name__)
@@ -50,6 +49,7 @@ class Api:
         # Resolved once at start: a missing variable or file is a configuration error now,
         # not a 401 later. Kept as bytes for the constant-time comparison.
         self._tokens = [t.resolve().get_secret_value().encode() for t in config.tokens]
+        self.decode = config.decoder()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.config.max_bytes,
@@ -107,23 +107,31 @@ class Api:
             return self._refused(413, f"the body is more than max_bytes "
                                       f"({self.config.max_bytes})")
         try:
-            s = parse_submission(json.loads(raw))
-        except ValueError as exc:  # not JSON, not UTF-8
-            return self._refused(400, f"the body is not valid JSON: {exc}")
+            submissions = self.decode(raw)
+            if not submissions:
+                raise InvalidSubmission("the body holds no message")
         except InvalidSubmission as exc:
             return self._refused(400, str(exc))
-        try:
-            done = await self.hub.submit(
-                s.type, s.body, to=s.to, correlation_id=s.correlation_id, ttl=s.ttl,
-                idempotency_key=None if key is None else f"{self.name}:{key}")
-        except SubmitError as exc:
-            return self._refused(400, str(exc))
-        except TransientError as exc:
-            return error(503, f"the hub cannot take messages now: {exc}", **{"Retry-After": "5"})
+        ids: list[str] = []
+        recipients: list[str] = []
+        for n, s in enumerate(submissions):
+            # The n-th message of a document (a codec may read several) gets its own key.
+            item = f"{self.name}:{key}" + (f":{n}" if n else "")
+            try:
+                done = await self.hub.submit(
+                    s.type, s.body, to=s.to, correlation_id=s.correlation_id, ttl=s.ttl,
+                    idempotency_key=None if key is None else item)
+            except SubmitError as exc:
+                return self._refused(400, str(exc) if not ids else
+                                     f"{exc} (after queuing {', '.join(ids)})")
+            except TransientError as exc:
+                return error(503, f"the hub cannot take messages now: {exc}",
+                             **{"Retry-After": "5"})
+            ids += done.ids
+            recipients += done.recipients
         return web.json_response(
-            {"ids": done.ids, "recipients": done.recipients,
-             "links": [f"{MESSAGES}/{i}" for i in done.ids]},
-            status=202, headers={"Location": f"{MESSAGES}/{done.ids[0]}"})
+            {"ids": ids, "recipients": recipients, "links": [f"{MESSAGES}/{i}" for i in ids]},
+            status=202, headers={"Location": f"{MESSAGES}/{ids[0]}"})
 
     async def message(self, request: web.Request) -> web.Response:
         message_id = request.match_info["id"]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hub.adapter import AdapterConfig
 from hub.secrets import SecretRef
 
+from ..common.codecs import CodecSettings
 from ..common.settings import durations, integers
 
 
@@ -56,7 +57,7 @@ class WebhookConfig(BaseModel):
         return value
 
 
-class HttpConfig(AdapterConfig):
+class HttpConfig(CodecSettings, AdapterConfig):
     """A local REST API to submit and look up messages, and webhook delivery."""
 
     sample_values: ClassVar[dict] = {"receives": ["customs.*"]}

@@ -406,3 +406,96 @@ def test_edifact_files_through_a_codec(tmp_path: Path) -> None:
             await net.stop()
 
     run(scenario())
+
+
+def test_encoded_file_is_the_codec_document_named_by_id_and_written_once(tmp_path: Path) -> None:
+    """Given encode: {shipment.status: iftsta}, a status becomes an IFTSTA interchange named
+    <type>_<id>.edi whose control reference comes from the message id; the same message again
+    writes nothing and would have written the same bytes."""
+    from adapters.codecs import get
+    from adapters.common.codecs import Encoder
+
+    encoder = Encoder({"shipment.status": "iftsta"})
+    message = envelope()
+    assert write_message(tmp_path, "{type}_{id}.{ext}", message, encoder) is True
+    [written] = visible(tmp_path)
+    assert written == f"shipment.status_{message.id}.edi"
+    data = (tmp_path / written).read_bytes()
+    assert f"+{message.id.replace('-', '')[-14:].upper()}'".encode() in data
+    assert b"+AKTAU+BAKU+" in data
+    [decoded] = get("iftsta").decode(data)
+    assert decoded.body == STATUS and decoded.correlation_id == "AKTBAK250001"
+    assert write_message(tmp_path, "{type}_{id}.{ext}", message, encoder) is False
+    assert visible(tmp_path) == [written] and encoder.encode(message) == data
+    # Types without a rule stay canonical JSON, named .json.
+    assert Encoder({"vessel.bayplan": "baplie"}).form("shipment.status") == \
+        ("json", "application/json")
+
+
+def test_config_with_encode_needs_the_id_in_the_file_name_and_writable_types(
+        tmp_path: Path) -> None:
+    path = tmp_path / "porthub.yaml"
+    path.write_text(f"""hub: {{id: baku, data_dir: {tmp_path}, key: k, cert: c, ca: a}}
+inbox: {{kind: memory}}
+adapters:
+  customs:
+    kind: filedrop
+    outbox_dir: {tmp_path}
+    receives: ["customs.*"]
+    file_name: "decision.xml"
+    encode: {{customs.decision: customs-decision-xml}}
+  tos:
+    kind: filedrop
+    outbox_dir: {tmp_path}
+    receives: ["terminal.*"]
+    encode: {{"terminal.*": coarri}}
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert f"{path}:4: adapters.customs: file_name must contain {{id}} when encode is set" \
+        in text
+    assert f"{path}:14: adapters.tos.encode: encode: 'terminal.*' matches " \
+           "terminal.gate_event, which the coarri codec cannot write" in text
+
+
+def test_a_body_the_codec_cannot_write_is_dead_lettered_with_its_sentence(
+        tmp_path: Path) -> None:
+    """Given baku writing statuses as IFTSTA, whose code table knows only 'loaded', a
+    'departed' status is dead-lettered at once with the codec's sentence and nothing is
+    written; a 'loaded' one after it is written."""
+    from tests.support.network import Network
+
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    outbox.mkdir()
+    net = Network(tmp_path / "net", [SENDER, RECEIVER],
+                  adapters={SENDER: {"tos": {"kind": "filedrop", "inbox_dir": str(inbox),
+                                             **FAST}},
+                            RECEIVER: {"tos": {"kind": "filedrop", "outbox_dir": str(outbox),
+                                               "receives": ["*"],
+                                               "encode": {"shipment.status": "iftsta"}}}})
+
+    async def scenario() -> None:
+        await net.start()
+        try:
+            drop(inbox, "departed.json", {**status_file(0), "body": {**STATUS,
+                                                                     "status": "departed"}})
+            outcome = inbox / "done" / "departed.json.outcome.json"
+            await wait_until(lambda: read_outcome(outcome) is not None, 15, what="submitted")
+            [message] = read_outcome(outcome)["messages"]
+            await wait_until(lambda: errors(net, RECEIVER, "tos", "output", "permanent"), 15,
+                             what="the dead letter")
+            [record] = await net.hubs[RECEIVER].message(message["id"])
+            assert record["state"] == "dead_lettered"
+            assert "cannot be written as iftsta: Status 'departed' has no IFTSTA status " \
+                   "code" in record["reason"]
+            assert errors(net, RECEIVER, "tos", "output", "permanent") == 1
+            assert visible(outbox) == []
+            drop(inbox, "loaded.json", status_file(1, body=STATUS))
+            await wait_until(lambda: len(visible(outbox)) == 1, 15, what="the IFTSTA file")
+            assert visible(outbox)[0].endswith(".edi")
+        finally:
+            await net.stop()
+
+    run(scenario())

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import subprocess
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,16 @@ def read_outcome(path: Path) -> dict | None:
         return json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
+
+
+def config_errors(tmp_path: Path, adapters: str) -> tuple[Path, str]:
+    """The errors of a configuration with these ``adapters:`` lines (YAML from line 4)."""
+    path = tmp_path / "porthub.yaml"
+    path.write_text(f"hub: {{id: aktau, data_dir: {tmp_path}, key: k, cert: c, ca: a}}\n"
+                    f"inbox: {{kind: memory}}\nadapters:\n{adapters}")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return path, str(caught.value)
 
 
 class FiledropHarness(Harness):
@@ -325,20 +334,13 @@ def test_full_disk_is_transient_and_read_only_is_permanent(small_mount: Path) ->
 
 
 def test_config_errors_name_file_line_and_key(tmp_path: Path) -> None:
-    path = tmp_path / "porthub.yaml"
-    path.write_text(f"""hub: {{id: aktau, data_dir: {tmp_path}, key: k, cert: c, ca: a}}
-inbox: {{kind: memory}}
-adapters:
-  tos:
+    path, text = config_errors(tmp_path, f"""  tos:
     kind: filedrop
     inbox_dir: {tmp_path}
     poll_interval: -1
     file_name: "{{vessel}}.json"
     colour: blue
 """)
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    text = str(caught.value)
     assert f"{path}:7: adapters.tos.poll_interval: poll_interval must be positive, got -1" in text
     assert "adapters.tos.file_name: file_name uses {vessel}; the fields are id, type" in text
     assert f"{path}:9: adapters.tos.colour: unknown key" in text
@@ -434,11 +436,7 @@ def test_encoded_file_is_the_codec_document_named_by_id_and_written_once(tmp_pat
 
 def test_config_with_encode_needs_the_id_in_the_file_name_and_writable_types(
         tmp_path: Path) -> None:
-    path = tmp_path / "porthub.yaml"
-    path.write_text(f"""hub: {{id: baku, data_dir: {tmp_path}, key: k, cert: c, ca: a}}
-inbox: {{kind: memory}}
-adapters:
-  customs:
+    path, text = config_errors(tmp_path, f"""  customs:
     kind: filedrop
     outbox_dir: {tmp_path}
     receives: ["customs.*"]
@@ -450,9 +448,6 @@ adapters:
     receives: ["terminal.*"]
     encode: {{"terminal.*": coarri}}
 """)
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    text = str(caught.value)
     assert f"{path}:4: adapters.customs: file_name must contain {{id}} when encode is set" \
         in text
     assert f"{path}:14: adapters.tos.encode: encode: 'terminal.*' matches " \

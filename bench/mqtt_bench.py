@@ -1,0 +1,251 @@
+"""Hub to hub over MQTT, beside raw paho-mqtt to the same broker in the same run.
+
+    python -m bench.mqtt_bench [--messages N] [--window W] [--rounds R] [--broker HOST:PORT]
+
+Each round measures, one after the other:
+
+* **hub**: two porthub hubs (store, signing, verifying, receipts, hand-over) in this process,
+  each with its MQTT inbox on the broker; one submits N ``shipment.status`` messages to the
+  other, keeping at most W unreceipted (the hub's ``retry.window`` is W too). Time: first
+  submit to last receipt. Latency: submit to receipt, the full round trip.
+* **raw paho**: one MQTT 5 client publishes N QoS 1 messages to a topic, keeping at most W
+  awaiting their PUBACK (and never more than the broker's Receive Maximum, which paho 2.2
+  ignores: docs/mosquitto.md, trap 1); another, subscribed at QoS 1, receives them. Both run
+  paho's own network thread, as a plain paho program does. Time: first publish to last message
+  received. Latency: publish to receive, one way.
+
+The raw messages are as large as the hub's signed ones. The result is the ratio of the two
+throughputs; a bare number means little on a machine of unknown speed.
+
+A broker acknowledges a QoS 1 publish when it has the message, not when the subscriber does:
+if the raw subscriber falls more than ``max_queued_messages`` (1,000 by default) behind, the
+broker drops the excess, and the raw run reports those messages as lost. The hub run cannot
+lose any (its outbox resends them), but keep W below the broker's queue limit or it pays for
+them with resends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import paho.mqtt as paho_mqtt
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+
+from bench.amqp_bench import Result, _row, hub_round
+
+OPEN_TIMEOUT = 10.0
+QUIET = 5.0  # seconds without a message after which the raw subscriber is given up on
+PAYLOAD_INDEX = 10  # digits of the message's number at the start of a raw payload
+
+
+@dataclass
+class RawResult(Result):
+    window: int = 0  # publishes awaiting PUBACK at most: --window, capped by the broker
+    lost: int = 0  # published, acknowledged by the broker, never received
+
+
+# -- raw paho ----------------------------------------------------------------------------------
+
+class _Client:
+    """A paho client on its own network thread, connected (MQTT 5, clean start)."""
+
+    def __init__(self, broker: tuple[str, int], client_id: str, in_flight: int = 20) -> None:
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=MQTTProtocolVersion.MQTTv5)
+        self.client.max_inflight_messages_set(in_flight)
+        self.receive_maximum = 65535  # the broker's, from CONNACK
+        connected = threading.Event()
+
+        def on_connect(_client: Any, _userdata: Any, _flags: Any, reason: Any,
+                       properties: Any) -> None:
+            if not reason.is_failure:
+                self.receive_maximum = getattr(properties, "ReceiveMaximum", 65535)
+                connected.set()
+
+        self.client.on_connect = on_connect
+        self.client.connect(*broker, keepalive=30, clean_start=True)
+        self.client.loop_start()
+        if not connected.wait(OPEN_TIMEOUT):
+            self.close()
+            raise RuntimeError(f"no CONNACK from the MQTT broker {broker[0]}:{broker[1]}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def raw_round(broker: tuple[str, int], messages: int, window: int, size: int,
+              timeout: float) -> RawResult:
+    """Publish and receive ``messages`` raw QoS 1 messages (blocking: run it in a thread)."""
+    topic = f"porthub-bench/{uuid.uuid4().hex[:8]}/raw"
+    padding = b"x" * max(0, size - PAYLOAD_INDEX)
+    sent_at = [0.0] * messages
+    latencies: list[float] = []
+    last_received = [0.0]
+    all_received = threading.Event()
+
+    def on_message(_client: Any, _userdata: Any, message: paho.MQTTMessage) -> None:
+        last_received[0] = time.perf_counter()
+        latencies.append(last_received[0] - sent_at[int(message.payload[:PAYLOAD_INDEX])])
+        if len(latencies) == messages:
+            all_received.set()
+
+    subscriber = _Client(broker, f"bench-{uuid.uuid4().hex[:8]}-sub")
+    publisher = None
+    try:
+        subscribed = threading.Event()
+        subscriber.client.on_subscribe = lambda *_args: subscribed.set()
+        subscriber.client.on_message = on_message
+        subscriber.client.subscribe(topic, qos=1)
+        if not subscribed.wait(OPEN_TIMEOUT):
+            raise RuntimeError("no SUBACK from the MQTT broker")
+        publisher = _Client(broker, f"bench-{uuid.uuid4().hex[:8]}-pub", in_flight=window)
+        window = min(window, publisher.receive_maximum)
+        slots = threading.Semaphore(window)
+        publisher.client.on_publish = lambda *_args: slots.release()
+        deadline = time.monotonic() + timeout
+        started = time.perf_counter()
+        for n in range(messages):
+            if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise RuntimeError(f"no PUBACK within {timeout} s")
+            sent_at[n] = time.perf_counter()
+            info = publisher.client.publish(topic, b"%010d" % n + padding, qos=1)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise RuntimeError(f"publish failed: {paho.error_string(info.rc)}")
+        # Wait for the rest; a subscriber that stays quiet for QUIET seconds has lost them.
+        seen = -1
+        while not all_received.is_set() and len(latencies) != seen:
+            seen = len(latencies)
+            if all_received.wait(min(QUIET, max(0.0, deadline - time.monotonic()))):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"raw paho did not finish within {timeout} s")
+    finally:
+        for client in (publisher, subscriber):
+            if client is not None:
+                client.close()
+    return RawResult("raw paho QoS 1", len(latencies), last_received[0] - started, latencies,
+                     window=window, lost=messages - len(latencies))
+
+
+# -- hub to hub --------------------------------------------------------------------------------
+
+def mqtt_inbox(broker: tuple[str, int]) -> Callable[[str], dict[str, Any]]:
+    """``inbox_for`` of the benchmark hubs: each hub's inbox topic on ``broker``."""
+
+    def inbox_for(_hub: str) -> dict[str, Any]:
+        # A short session expiry: the broker forgets the benchmark's inbox sessions soon after.
+        return {"kind": "mqtt", "host": broker[0], "port": broker[1], "session_expiry": 60}
+
+    return inbox_for
+
+
+def broker_version(broker: tuple[str, int]) -> str:
+    """What the broker says it is ($SYS/broker/version, retained), or "?"."""
+    got = threading.Event()
+    version = ["?"]
+    client = _Client(broker, f"bench-{uuid.uuid4().hex[:8]}-probe")
+
+    def on_message(_client: Any, _userdata: Any, message: paho.MQTTMessage) -> None:
+        version[0] = message.payload.decode(errors="replace")
+        got.set()
+
+    try:
+        client.client.on_message = on_message
+        client.client.subscribe("$SYS/broker/version", qos=0)
+        got.wait(2.0)
+    finally:
+        client.close()
+    return version[0]
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+def report(rounds: list[tuple[Result, RawResult]], window: int, raw_window: int, size: int,
+           version: str, data_dir: str) -> str:
+    """The Markdown table of ``(hub, raw)`` pairs, with the raw run's losses, and the ratio."""
+    lines = [f"{os.cpu_count()} cores, Python {platform.python_version()}, paho-mqtt "
+             f"{paho_mqtt.__version__}, {version}; {size}-byte messages, window {window} "
+             f"(raw: {raw_window} awaiting PUBACK), hub stores in {data_dir}", "",
+             _row(["round", "run", "messages", "seconds", "msg/s", "latency p50 ms",
+                   "latency p99 ms", "lost"]),
+             _row(["---"] * 8)]
+    for n, pair in enumerate(rounds, 1):
+        for result in pair:
+            lines.append(_row([str(n), result.name, str(result.messages),
+                               f"{result.seconds:.2f}", f"{result.rate:.0f}",
+                               f"{result.percentile(50) * 1000:.1f}",
+                               f"{result.percentile(99) * 1000:.1f}",
+                               str(getattr(result, "lost", 0))]))
+    ratios = [hub.rate / raw.rate for hub, raw in rounds]
+    hub_p50 = statistics.median(hub.percentile(50) for hub, _raw in rounds)
+    hub_p99 = statistics.median(hub.percentile(99) for hub, _raw in rounds)
+    lines += ["", f"hub throughput / raw paho throughput: {statistics.median(ratios):.3f} "
+              f"(median of {len(ratios)}; each round: "
+              f"{', '.join(f'{r:.3f}' for r in ratios)})",
+              f"hub latency, submit to receipt: p50 {hub_p50 * 1000:.0f} ms, "
+              f"p99 {hub_p99 * 1000:.0f} ms (median over rounds)",
+              "raw latency is publish to receive (one way); hub latency is submit to receipt "
+              "(there and back, signed, verified and committed at both ends)"]
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> str:
+    host, _, port = args.broker.rpartition(":")
+    broker = (host or "127.0.0.1", int(port))
+    version = await asyncio.to_thread(broker_version, broker)
+    with tempfile.TemporaryDirectory(prefix="porthub-bench-", dir=args.data_dir) as root:
+        rounds = []
+        for n in range(1, args.rounds + 1):
+            hub = await hub_round(Path(root) / f"round{n}", mqtt_inbox(broker), args.messages,
+                                  args.window)
+            raw = await asyncio.to_thread(raw_round, broker, args.messages, args.window,
+                                          hub.message_bytes, args.timeout)
+            print(f"round {n}: hub {hub.result.rate:.0f} msg/s, raw {raw.rate:.0f} msg/s"
+                  + (f" ({raw.lost} lost)" if raw.lost else ""), file=sys.stderr)
+            rounds.append((hub.result, raw))
+    return report(rounds, args.window, raw.window, hub.message_bytes, version,
+                  args.data_dir or tempfile.gettempdir())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.mqtt_bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=2000, help="messages per run (2000)")
+    parser.add_argument("--window", type=int, default=200,
+                        help="unreceipted (hub) or un-PUBACKed (raw) messages at once (200); "
+                             "keep it below the broker's max_queued_messages")
+    parser.add_argument("--rounds", type=int, default=3, help="hub + raw pairs to run (3)")
+    parser.add_argument("--broker", default="127.0.0.1:1883",
+                        help="Mosquitto host:port, anonymous access (127.0.0.1:1883)")
+    parser.add_argument("--data-dir", default=None,
+                        help="where the hubs' stores go (a temporary folder under $TMPDIR)")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="give up after this many seconds (600)")
+    args = parser.parse_args(argv)
+    if args.messages < 1 or args.window < 1 or args.rounds < 1:
+        parser.error("--messages, --window and --rounds must be at least 1")
+    return args
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(asyncio.run(asyncio.wait_for(main(args), args.timeout)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -10,6 +10,7 @@ filedrop's, with other defaults, so they validate, document and make the sample 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal, Mapping
 
 from pydantic import Field, ValidationError, create_model, model_validator
@@ -59,9 +60,7 @@ class Domain:
         return self._settings[channel]
 
     def _preset(self, channel: str) -> type[AdapterConfig]:
-        from hub.plugins import adapter_class
-
-        base = adapter_class(channel).config_model
+        base = channel_adapter(channel).config_model
         # A base of its own, last, so that `channel` comes first in the sample, after `kind`.
         chosen = create_model(f"{channel.title()}Channel", __config__=base.model_config,
                               channel=(Literal[channel], Field(channel, description=CHANNEL_HELP)))
@@ -96,6 +95,15 @@ class Domain:
         return model_validator(mode="before")(fill)
 
 
+@cache
+def channel_adapter(channel: str) -> type[Adapter]:
+    """The adapter class registered as ``channel`` (looked up once: a look through the
+    installed entry points takes tens of milliseconds)."""
+    from hub.plugins import adapter_class
+
+    return adapter_class(channel)
+
+
 class ByChannel:
     """Mixed into a domain's default (filedrop) settings, the class the entry point names:
     settings that choose another channel are validated by that channel's preset."""
@@ -113,10 +121,8 @@ class DomainAdapter(Adapter):
     """Runs the channel adapter its settings choose; every verb is the channel's."""
 
     def __init__(self, name: str, config: AdapterConfig, hub: HubHandle) -> None:
-        from hub.plugins import adapter_class
-
         super().__init__(name, config, hub)
-        self.channel = adapter_class(config.channel)(name, config, hub)  # type: ignore[attr-defined]
+        self.channel = channel_adapter(config.channel)(name, config, hub)  # type: ignore[attr-defined]
 
     async def run(self) -> None:
         await self.channel.run()

@@ -5,16 +5,14 @@ invalid file; SIGTERM under load loses nothing."""
 
 from __future__ import annotations
 
-import json
 import signal
-import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from hub.sandbox import build_sandbox
 from tests.core.bodies import status
+from tests.support.hotfolders import add_filedrop, drop, outcome, start, wait_for, written
 from tests.support.hubproc import HubProcess
 from tests.support.mosquitto import mosquitto_factory  # noqa: F401 - a fixture
 from tests.support.rabbit import (PASSWORD, USER, broker_address, create_vhost, delete_vhost,
@@ -42,17 +40,11 @@ def ports(tmp_path, mosquitto_factory):  # noqa: F811
 
     sandbox = build_sandbox(tmp_path, ["aktau", "baku", "turkmenbashi", "kuryk"], inbox_for,
                             extra={"retry": RETRY})
-    for hub_id, path in sandbox.config_paths.items():
-        folders = {side: tmp_path / hub_id / "files" / side for side in ("in", "out")}
-        for folder in folders.values():
-            folder.mkdir(parents=True)
+    add_filedrop(sandbox, tmp_path)
+    for hub_id in ("aktau", "baku", "turkmenbashi"):  # the first three know each other only
+        path = sandbox.config_paths[hub_id]
         config = yaml.safe_load(path.read_text())
-        config["adapters"] = {"drop": {"kind": "filedrop", "receives": ["*"],
-                                       "inbox_dir": str(folders["in"]),
-                                       "outbox_dir": str(folders["out"]),
-                                       "poll_interval": 0.2, "settle_time": 0}}
-        if hub_id != "kuryk":  # the first three know each other only
-            config["peers"].pop("kuryk")
+        config["peers"].pop("kuryk")
         path.write_text(yaml.safe_dump(config, sort_keys=False))
     hubs = {hub_id: HubProcess(path) for hub_id, path in sandbox.config_paths.items()}
     try:
@@ -62,35 +54,6 @@ def ports(tmp_path, mosquitto_factory):  # noqa: F811
             hub.__exit__(None, None, None)
         for vhost in vhosts.values():
             delete_vhost(vhost)
-
-
-def drop(root: Path, hub_id: str, name: str, document: dict) -> None:
-    """Write a file into the hub's hot folder the way a legacy system should: write, rename."""
-    folder = root / hub_id / "files" / "in"
-    (folder / f".{name}.tmp").write_text(json.dumps(document))
-    (folder / f".{name}.tmp").rename(folder / name)
-
-
-def written(root: Path, hub_id: str) -> list[dict]:
-    out = root / hub_id / "files" / "out"
-    return [json.loads(p.read_text()) for p in sorted(out.iterdir()) if not p.name.startswith(".")]
-
-
-def wait_for(predicate, timeout: float, what: str, hubs=()) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        for hub in hubs:
-            assert hub.running, f"{hub.hub_id} died\n{hub.log_tail()}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def start(hubs, *names) -> None:
-    for name in names:
-        hubs[name].start()
-    for name in names:
-        hubs[name].wait_ready()
-        hubs[name].wait_http()
 
 
 def test_files_cross_three_ports_and_a_fourth_joins_on_sighup(ports) -> None:
@@ -108,7 +71,7 @@ def test_files_cross_three_ports_and_a_fourth_joins_on_sighup(ports) -> None:
              and len(written(root, "aktau")) == 1, 60, "the files to arrive", three)
     assert written(root, "baku")[0]["body"] == status(1)
     assert written(root, "aktau")[0]["from"] == "turkmenbashi"
-    wait_for(lambda: _outcome(root, "aktau", "status-1.json") == "delivered", 30,
+    wait_for(lambda: outcome(root, "aktau", "status-1.json") == "delivered", 30,
              "aktau's outcome file to say delivered", three)
 
     # kuryk joins: baku learns of it on SIGHUP, without a restart.
@@ -158,16 +121,9 @@ def test_sigterm_under_load_loses_nothing(ports) -> None:
     assert len(ids) == len(set(ids)) == total
     assert sorted(m["body"]["note"] for m in written(root, "baku")) == \
         sorted(status(n)["note"] for n in range(total))
-    wait_for(lambda: all(_outcome(root, "aktau", f"s{n:03d}.json") == "delivered"
+    wait_for(lambda: all(outcome(root, "aktau", f"s{n:03d}.json") == "delivered"
                          for n in range(total)), 60, "every outcome to say delivered",
              [hubs["aktau"], hubs["baku"]])
     for hub in (hubs["aktau"], hubs["baku"]):
         assert hub.terminate() == 0
 
-
-def _outcome(root: Path, hub_id: str, name: str) -> str | None:
-    path = root / hub_id / "files" / "in" / "done" / f"{name}.outcome.json"
-    try:
-        return json.loads(path.read_text())["state"]
-    except (OSError, ValueError):
-        return None

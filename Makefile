@@ -4,6 +4,6 @@ demo:
 test:
 	scripts/test
 chaos:
-	scripts/test tests/chaos -m chaos
+	PORTHUB_CHAOS=long scripts/test tests/chaos -m chaos
 bench:
 	scripts/bench

@@ -16,7 +16,7 @@ import json
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Mapping
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from hub.envelope import Envelope
 from hub.errors import PermanentError
@@ -192,7 +192,8 @@ class CodecSettings(BaseModel):
     cuscar: str = Field(CUSCAR_CODECS[0],
                         description="with format: edifact, what a CUSCAR becomes: "
                                     "cuscar-manifest (cargo.manifest) or cuscar-pre-arrival "
-                                    "(customs.pre_arrival)")
+                                    "(customs.pre_arrival)",
+                        json_schema_extra={"sample": "commented"})
     encode: dict[str, str] = Field(
         {}, description="how inbound messages are written for the local system: type "
                         "pattern -> codec, the first matching pattern wins, e.g. "
@@ -217,6 +218,13 @@ class CodecSettings(BaseModel):
     def _rules(cls, value: dict[str, str]) -> dict[str, str]:
         check_rules(value)
         return value
+
+    @model_validator(mode="after")
+    def _cuscar_with_edifact(self) -> "CodecSettings":
+        if "cuscar" in self.model_fields_set and self.format != EDIFACT:
+            raise ValueError(f"cuscar is only used with format: edifact (format is "
+                             f"{self.format}; format: {self.cuscar} reads CUSCAR alone)")
+        return self
 
     def decoder(self) -> Decoder:
         return decoder(self.format, cuscar=self.cuscar)

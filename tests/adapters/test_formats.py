@@ -68,7 +68,9 @@ def test_format_and_cuscar_settings_are_checked_with_the_closest_name() -> None:
         FiledropConfig(kind="filedrop", inbox_dir="/tmp", format="edifakt")
     with pytest.raises(ValueError, match="cuscar must be cuscar-manifest or "
                                          "cuscar-pre-arrival, got 'manifest'"):
-        FiledropConfig(kind="filedrop", inbox_dir="/tmp", cuscar="manifest")
+        FiledropConfig(kind="filedrop", inbox_dir="/tmp", format="edifact", cuscar="manifest")
+    with pytest.raises(ValueError, match="cuscar is only used with format: edifact"):
+        FiledropConfig(kind="filedrop", inbox_dir="/tmp", cuscar="cuscar-pre-arrival")
 
 
 class DocumentReceiver(Receiver):

@@ -82,7 +82,7 @@ def test_burst_of_5000_for_a_stopped_hub_through_default_mosquitto(tmp_path, mqt
     burst(tmp_path, mqtt_ports, 5000, WINDOW, timeout=120)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_burst_of_20000_for_a_stopped_hub_through_default_mosquitto(tmp_path, mqtt_ports
                                                                     ) -> None:
     """The same with 20,000 messages, twenty times the broker's queue."""

@@ -13,6 +13,7 @@ import pytest
 from tests.amqp.conftest import Ports
 from tests.amqp.traffic import RETRY, Fault, assert_exactly_once, exchange
 from tests.support.aio import run
+from tests.support.netfaults import proxy_faults
 from tests.support.network import Network
 from tests.support.rabbit import close_all_connections
 from tests.support.tcpproxy import TcpProxy
@@ -27,33 +28,17 @@ REFUSING = 2.0  # seconds the broker's port resets new connections
 
 
 def faults(kind: str, proxy: TcpProxy, ports: Ports) -> list[tuple[float, Fault]]:
-    """What to do to the running network, and at which fraction of the stream."""
-
-    async def cut() -> None:
-        proxy.cut()
-
-    async def blackhole() -> None:
-        proxy.blackhole(True)
-        await asyncio.sleep(BLACKHOLE)  # the length of the outage, not a wait for anything
-        proxy.blackhole(False)
-
-    async def reset() -> None:
-        proxy.reset_new(True)
-        proxy.cut()
-        await asyncio.sleep(REFUSING)  # the length of the outage
-        proxy.reset_new(False)
+    """What to do to the running network, and at which fraction of the stream: the proxy
+    faults every transport is tested with, and the broker closing every connection."""
+    if kind != "broker_closes":
+        return proxy_faults(kind, proxy, blackhole=BLACKHOLE, refusing=REFUSING)
 
     async def broker_closes() -> None:
         # rabbitmqctl blocks for about a second: run it beside the loop, as an operator would.
         await asyncio.gather(*(asyncio.to_thread(close_all_connections, vhost)
                                for vhost in ports.vhosts.values()))
 
-    return {
-        "cut": [(0.2, cut), (0.45, cut), (0.7, cut)],
-        "blackhole": [(0.3, blackhole)],
-        "reset": [(0.3, reset)],
-        "broker_closes": [(0.25, broker_closes), (0.6, broker_closes)],
-    }[kind]
+    return [(0.25, broker_closes), (0.6, broker_closes)]
 
 
 @pytest.mark.parametrize("kind", ["cut", "blackhole", "reset", "broker_closes"])

@@ -254,32 +254,40 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def report(rounds: list[tuple[Result, Result]], window: int, size: int, broker_version: str,
-           data_dir: str) -> str:
-    """The Markdown table of ``(hub, raw)`` pairs, and the ratio."""
-    lines = [f"{os.cpu_count()} cores, Python {platform.python_version()}, pika "
-             f"{pika.__version__}, RabbitMQ {broker_version}; {size}-byte messages, window "
-             f"{window}, hub stores in {data_dir}", "",
-             _row(["round", "run", "messages", "seconds", "msg/s", "latency p50 ms",
-                   "latency p99 ms"]),
-             _row(["---"] * 7)]
+def table(rounds: list[tuple[Result, Any]], header: str, baseline: str, raw_latency: str,
+          lost: bool = False) -> str:
+    """The Markdown table of ``(hub, raw)`` round pairs and the median ratio, for every
+    benchmark: ``baseline`` names the raw client, ``raw_latency`` what its latency spans,
+    ``lost`` adds a column of messages the raw run never saw."""
+    columns = ["round", "run", "messages", "seconds", "msg/s", "latency p50 ms",
+               "latency p99 ms"] + (["lost"] if lost else [])
+    lines = [header, "", _row(columns), _row(["---"] * len(columns))]
     for n, pair in enumerate(rounds, 1):
         for result in pair:
             lines.append(_row([str(n), result.name, str(result.messages),
                                f"{result.seconds:.2f}", f"{result.rate:.0f}",
                                f"{result.percentile(50) * 1000:.1f}",
-                               f"{result.percentile(99) * 1000:.1f}"]))
+                               f"{result.percentile(99) * 1000:.1f}"]
+                              + ([str(getattr(result, "lost", 0))] if lost else [])))
     ratios = [hub.rate / raw.rate for hub, raw in rounds]
     hub_p50 = statistics.median(hub.percentile(50) for hub, _raw in rounds)
     hub_p99 = statistics.median(hub.percentile(99) for hub, _raw in rounds)
-    lines += ["", f"hub throughput / raw pika throughput: {statistics.median(ratios):.3f} "
+    lines += ["", f"hub throughput / {baseline} throughput: {statistics.median(ratios):.3f} "
               f"(median of {len(ratios)}; each round: "
               f"{', '.join(f'{r:.3f}' for r in ratios)})",
               f"hub latency, submit to receipt: p50 {hub_p50 * 1000:.0f} ms, "
               f"p99 {hub_p99 * 1000:.0f} ms (median over rounds)",
-              "raw latency is publish to consume (one way); hub latency is submit to receipt "
+              f"raw latency is {raw_latency} (one way); hub latency is submit to receipt "
               "(there and back, signed, verified and committed at both ends)"]
     return "\n".join(lines)
+
+
+def report(rounds: list[tuple[Result, Result]], window: int, size: int, broker_version: str,
+           data_dir: str) -> str:
+    header = (f"{os.cpu_count()} cores, Python {platform.python_version()}, pika "
+              f"{pika.__version__}, RabbitMQ {broker_version}; {size}-byte messages, window "
+              f"{window}, hub stores in {data_dir}")
+    return table(rounds, header, "raw pika", "publish to consume")
 
 
 async def main(args: argparse.Namespace) -> str:

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import threading
@@ -44,7 +43,7 @@ import paho.mqtt as paho_mqtt
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from bench.amqp_bench import Result, _row, hub_round
+from bench.amqp_bench import Result, hub_round, table
 
 OPEN_TIMEOUT = 10.0
 QUIET = 5.0  # seconds without a message after which the raw subscriber is given up on
@@ -177,30 +176,10 @@ def broker_version(broker: tuple[str, int]) -> str:
 def report(rounds: list[tuple[Result, RawResult]], window: int, raw_window: int, size: int,
            version: str, data_dir: str) -> str:
     """The Markdown table of ``(hub, raw)`` pairs, with the raw run's losses, and the ratio."""
-    lines = [f"{os.cpu_count()} cores, Python {platform.python_version()}, paho-mqtt "
-             f"{paho_mqtt.__version__}, {version}; {size}-byte messages, window {window} "
-             f"(raw: {raw_window} awaiting PUBACK), hub stores in {data_dir}", "",
-             _row(["round", "run", "messages", "seconds", "msg/s", "latency p50 ms",
-                   "latency p99 ms", "lost"]),
-             _row(["---"] * 8)]
-    for n, pair in enumerate(rounds, 1):
-        for result in pair:
-            lines.append(_row([str(n), result.name, str(result.messages),
-                               f"{result.seconds:.2f}", f"{result.rate:.0f}",
-                               f"{result.percentile(50) * 1000:.1f}",
-                               f"{result.percentile(99) * 1000:.1f}",
-                               str(getattr(result, "lost", 0))]))
-    ratios = [hub.rate / raw.rate for hub, raw in rounds]
-    hub_p50 = statistics.median(hub.percentile(50) for hub, _raw in rounds)
-    hub_p99 = statistics.median(hub.percentile(99) for hub, _raw in rounds)
-    lines += ["", f"hub throughput / raw paho throughput: {statistics.median(ratios):.3f} "
-              f"(median of {len(ratios)}; each round: "
-              f"{', '.join(f'{r:.3f}' for r in ratios)})",
-              f"hub latency, submit to receipt: p50 {hub_p50 * 1000:.0f} ms, "
-              f"p99 {hub_p99 * 1000:.0f} ms (median over rounds)",
-              "raw latency is publish to receive (one way); hub latency is submit to receipt "
-              "(there and back, signed, verified and committed at both ends)"]
-    return "\n".join(lines)
+    header = (f"{os.cpu_count()} cores, Python {platform.python_version()}, paho-mqtt "
+              f"{paho_mqtt.__version__}, {version}; {size}-byte messages, window {window} "
+              f"(raw: {raw_window} awaiting PUBACK), hub stores in {data_dir}")
+    return table(rounds, header, "raw paho", "publish to receive", lost=True)
 
 
 async def main(args: argparse.Namespace) -> str:

@@ -102,6 +102,7 @@ def kill_hub(hub: HubProcess, failpoints: Callable[[], str | None] = lambda: Non
                 ended.append(status)
         hub.start(failpoints=failpoints())
         hub.wait_ready()
+        hub.wait_http()  # this run is up (an MQTT hub's store exists from the last one)
     return fault
 
 

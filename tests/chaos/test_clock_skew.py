@@ -36,7 +36,8 @@ def test_clocks_ten_minutes_apart(net: ChaosNet) -> None:
     net.sender.start(env=skewed("+10m"))
     for hub in net.hubs.values():
         hub.wait_ready()
-    total = sizes(20, 1000)
+        hub.wait_http()  # running: its store has its tables
+    total = sizes(10, 1000)
     net.submit(total)
     refused = net.wait_settled(sizes(60, 300))
     assert_exactly_once(refused, failed=total)

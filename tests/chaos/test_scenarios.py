@@ -4,6 +4,7 @@ links and brokers; the checker then accounts for every file, exactly once."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -29,7 +30,7 @@ def test_sender_killed_again_and_again(net: ChaosNet) -> None:
     again: nothing lost or duplicated, every message receipted, aktau's outbox empty."""
     began = time.monotonic()
     net.start()
-    total, kills = sizes(150, 10_000), sizes(3, 50)
+    total, kills = sizes(100, 10_000), sizes(3, 50)
     feeder = net.submit_in_background(total, per_second=sizes(30, 100))
     with faults.Injector({"kill aktau": faults.kill_hub(net.sender)}, (0.5, 3.0), kills) as chaos:
         feeder.join(total / 10)
@@ -47,11 +48,11 @@ def test_recipient_killed_also_between_commit_and_ack(net: ChaosNet) -> None:
     -- nothing is lost and nothing is handed to baku's adapter twice."""
     began = time.monotonic()
     net.start()
-    total, kills = sizes(150, 10_000), sizes(4, 50)
-    chance = random.Random(2)
+    total, kills = sizes(100, 10_000), sizes(3, 50)
+    chance, runs = random.Random(2), itertools.count(1)
 
-    def failpoint() -> str | None:
-        return f"after_inbox_commit={chance.randint(5, 40)}" if chance.random() < 0.5 else None
+    def failpoint() -> str | None:  # every other run ends right after its n-th inbox commit
+        return f"after_inbox_commit={chance.randint(1, 8)}" if next(runs) % 2 else None
 
     feeder = net.submit_in_background(total, per_second=sizes(30, 100))
     ended: list[int] = []
@@ -59,21 +60,23 @@ def test_recipient_killed_also_between_commit_and_ack(net: ChaosNet) -> None:
     with faults.Injector({"kill baku": kill}, (0.5, 3.0), kills) as chaos:
         feeder.join(total / 10)
         chaos.wait(kills * 20)
-    restart_if_ended(net.recipient)  # the last run may still be armed: run it plain
+    restart_if_ended(net.recipient, ended)  # the last run may still be armed: run it plain
     report = net.wait_settled(settle_timeout(net),
-                              keep_running=lambda: restart_if_ended(net.recipient))
+                              keep_running=lambda: restart_if_ended(net.recipient, ended))
     assert_exactly_once(report)
     assert net.sender.states("out") == {"delivered": total}
+    assert KILLED in ended, f"no run ended at the failpoint: {ended}"
     record("2 recipient killed", net.transport, report, time.monotonic() - began, kills=kills,
            failpoint_exits=ended.count(KILLED))
 
 
-def restart_if_ended(hub: HubProcess) -> None:
-    """Start ``hub`` again, unarmed, if a failpoint ended it."""
+def restart_if_ended(hub: HubProcess, ended: list[int]) -> None:
+    """Start ``hub`` again, unarmed, if a failpoint ended it; its status goes to ``ended``."""
     if not hub.running:
-        hub.wait_exit()
+        ended.append(hub.wait_exit())
         hub.start()
         hub.wait_ready()
+        hub.wait_http()
 
 
 def test_blackholed_link_drains_in_order(net: ChaosNet) -> None:
@@ -82,7 +85,7 @@ def test_blackholed_link_drains_in_order(net: ChaosNet) -> None:
     each correlation id's messages in the order they were submitted."""
     began = time.monotonic()
     net.start()
-    total, outage = sizes(150, 3000), sizes(6.0, 180.0)
+    total, outage = sizes(100, 3000), sizes(5.0, 180.0)
     feeder = net.submit_in_background(total, per_second=total / (outage + 4))
     time.sleep(2)
     faults.blackhole(net.proxies["baku"], outage)()
@@ -97,6 +100,11 @@ def test_blackholed_link_drains_in_order(net: ChaosNet) -> None:
     record("3 blackhole", net.transport, report, time.monotonic() - began, outage_s=outage)
 
 
+# The threads a hub may have: its event loop, its store's writer thread, a spare, and asyncio's
+# default executor (filedrop's file work), which grows on demand up to min(32, CPUs + 4).
+MAX_THREADS = 3 + min(32, (os.cpu_count() or 1) + 4)
+
+
 def resources(hub: HubProcess) -> tuple[int, int]:
     """(open file descriptors, threads) of the hub's process."""
     pid = hub.proc.pid
@@ -106,11 +114,11 @@ def resources(hub: HubProcess) -> tuple[int, int]:
 def test_flapping_links_keep_resources_stable(net: ChaosNet) -> None:
     """4. Given steady traffic, when both hubs' broker links flap (cut, refused, blackholed
     for a moment) every few seconds: nothing lost or duplicated, and the hubs' file
-    descriptors and threads after a second round of flapping are what they were after the
-    first (the first round lets the pools -- asyncio's default executor -- reach their size)."""
+    descriptors after a second round of flapping are what they were after the first, and
+    their threads stay within the bound (asyncio's default executor grows on demand)."""
     began = time.monotonic()
     net.start()
-    total, flaps = sizes(200, 10_000), sizes(4, 30)
+    total, flaps = sizes(120, 10_000), sizes(4, 30)
     flap = {}
     for name, proxy in net.proxies.items():
         flap[f"cut {name}"] = faults.cut(proxy)
@@ -119,20 +127,20 @@ def test_flapping_links_keep_resources_stable(net: ChaosNet) -> None:
     samples, applied = [], 0
     for round_ in range(2):
         feeder = net.submit_in_background(total // 2, per_second=sizes(30, 30))
-        with faults.Injector(flap, sizes((1.0, 2.0), (5.0, 20.0)), flaps // 2,
+        with faults.Injector(flap, sizes((0.5, 1.5), (5.0, 20.0)), flaps // 2,
                              seed=round_) as chaos:
             feeder.join(total / 5)
             chaos.wait(flaps * 30)
         applied += len(chaos.done)
         report = net.wait_settled(settle_timeout(net))
         assert_exactly_once(report)
-        time.sleep(2 * HEARTBEAT)  # connections closed by the last flap are reaped
+        time.sleep(HEARTBEAT)  # connections closed by the last flap are reaped
         samples.append({name: resources(hub) for name, hub in net.hubs.items()})
     before, after = samples
     for name in net.hubs:
         (fds0, threads0), (fds1, threads1) = before[name], after[name]
         assert fds1 <= fds0 + 2, f"{name}: file descriptors {fds0} -> {fds1}"
-        assert threads1 <= threads0 + 1, f"{name}: threads {threads0} -> {threads1}"
+        assert max(threads0, threads1) <= MAX_THREADS, f"{name}: threads {threads0} -> {threads1}"
     record("4 flapping", net.transport, report, time.monotonic() - began, flaps=applied,
            fds_threads_first_round=before, fds_threads_second_round=after)
 
@@ -140,24 +148,26 @@ def test_flapping_links_keep_resources_stable(net: ChaosNet) -> None:
 def test_frozen_broker_and_hub_are_detected(net: ChaosNet) -> None:
     """5. Given steady traffic, when baku's broker freezes past the heartbeat timeout
     (SIGSTOP of its Mosquitto; for the shared RabbitMQ, its link carries nothing, which is
-    what a frozen broker looks like to a client) and aktau itself is SIGSTOPped past it too,
-    then continued: the hubs notice, reconnect, and nothing is lost."""
+    what a frozen broker looks like to a client) while aktau itself is SIGSTOPped past it too,
+    then both continue: the hubs notice (their logs say so), reconnect, and nothing is lost."""
     began = time.monotonic()
     net.start()
-    total, frozen = sizes(120, 3000), 3 * HEARTBEAT + 1
-    feeder = net.submit_in_background(total, per_second=sizes(20, 30))
+    total, frozen = sizes(100, 3000), 3 * HEARTBEAT + 1
+    feeder = net.submit_in_background(total, per_second=sizes(15, 30))
     time.sleep(2)
-    before = net.proxies["baku"].connections()
     if net.transport == "mqtt":
-        faults.pause(faults.broker_pid(net.brokers["baku"]), frozen)()
+        freeze = faults.pause(faults.broker_pid(net.brokers["baku"]), frozen)
     else:
-        faults.blackhole(net.proxies["baku"], frozen)()
-    time.sleep(1)
-    faults.pause(faults.hub_pid(net.sender), frozen)()
+        freeze = faults.blackhole(net.proxies["baku"], frozen)
+    with faults.Injector({"freeze broker": freeze}, (0.0, 0.0), 1):
+        time.sleep(1)
+        faults.pause(faults.hub_pid(net.sender), frozen)()
     feeder.join(total / 5)
     report = net.wait_settled(settle_timeout(net))
     assert_exactly_once(report)
-    assert net.proxies["baku"].connections() >= 1 and before >= 1
+    said = {name: [line.get("msg", "") for line in hub.log()] for name, hub in net.hubs.items()}
+    assert any(m.startswith("link to baku down") for m in said["aktau"]), said["aktau"]
+    assert any(m.startswith("inbox disconnected") for m in said["baku"]), said["baku"]
     record("5 frozen broker and hub", net.transport, report, time.monotonic() - began,
            frozen_s=frozen)
 
@@ -168,12 +178,14 @@ def test_brokers_killed_mid_stream(net: ChaosNet) -> None:
     SIGKILLed and restarted on its persistence; RabbitMQ stop_app/start_app): nothing lost."""
     began = time.monotonic()
     net.start()
-    total, restarts = sizes(120, 3000), sizes(2, 10)
+    total = sizes(100, 3000)
     if net.transport == "mqtt":
         broken = {f"kill mosquitto {h}": faults.restart_mosquitto(b)
                   for h, b in net.brokers.items()}
-    else:
+        restarts = sizes(2, 10)
+    else:  # one broker for both hubs, and slower to stop and start
         broken = {"restart rabbitmq": faults.restart_rabbitmq()}
+        restarts = sizes(1, 5)
     feeder = net.submit_in_background(total, per_second=sizes(25, 30))
     with faults.Injector(broken, (1.5, 3.0), restarts) as chaos:
         feeder.join(total / 5)

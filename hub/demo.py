@@ -14,6 +14,7 @@ there, included).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import tempfile
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 import yaml
 from cryptography import x509
@@ -344,16 +345,29 @@ async def _latest_outgoing(hub: Hub, peer: str) -> bytes:
     return await hub.store._writer.run(op)
 
 
+@contextlib.contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """Refusals are on the timeline already; the warnings they log would only repeat them.
+    The loggers' levels are put back afterwards (the demo may run inside another program)."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, before):
+            logger.setLevel(level)
+
+
 def run_demo(out: TextIO, keep: Path | None = None) -> int:
     """Run the demo; return 0 only if every message arrived exactly once with its receipt."""
     with tempfile.TemporaryDirectory(prefix="porthub-demo-") as tmp:
         root = (keep or Path(tmp)).resolve()
         memory.drop_broker(BROKER)
-        # Refusals are on the timeline already; the warnings they log would only repeat them.
-        logging.getLogger("hub").setLevel(logging.ERROR)
-        logging.getLogger("adapters").setLevel(logging.ERROR)
         try:
-            outcome = asyncio.run(asyncio.wait_for(_run(root, out), 60))
+            with _quiet("hub", "adapters"):
+                outcome = asyncio.run(asyncio.wait_for(_run(root, out), 60))
         except (DemoFailed, TimeoutError) as exc:
             print(f"\nFAILED: {exc or 'the demo took more than 60 s'}", file=out)
             return 1

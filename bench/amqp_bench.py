@@ -314,17 +314,17 @@ async def main(args: argparse.Namespace) -> str:
                   args.data_dir or tempfile.gettempdir())
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.amqp_bench",
-                                     description=__doc__.split("\n\n")[0])
+def parse_args(argv: list[str] | None, prog: str, doc: str, window_help: str,
+               broker_default: str, broker_help: str,
+               extra: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+               ) -> argparse.Namespace:
+    """The options every benchmark takes; ``extra`` adds a benchmark's own."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=2000, help="messages per run (2000)")
-    parser.add_argument("--window", type=int, default=200,
-                        help="unconfirmed (raw) or unreceipted (hub) messages at once (200)")
+    parser.add_argument("--window", type=int, default=200, help=window_help)
     parser.add_argument("--rounds", type=int, default=3, help="hub + raw pairs to run (3)")
-    parser.add_argument("--broker", default=os.environ.get("PORTHUB_TEST_RABBIT",
-                                                           "127.0.0.1:5672"),
-                        help="RabbitMQ host:port, user guest (PORTHUB_TEST_RABBIT)")
-    parser.add_argument("--vhost", default="/", help="vhost to use (/); names are unique per run")
+    parser.add_argument("--broker", default=broker_default, help=broker_help)
+    extra(parser)
     parser.add_argument("--data-dir", default=None,
                         help="where the hubs' stores go (a temporary folder under $TMPDIR)")
     parser.add_argument("--timeout", type=float, default=600.0,
@@ -335,8 +335,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _amqp_args(argv: list[str] | None) -> argparse.Namespace:
+    return parse_args(
+        argv, "python -m bench.amqp_bench", __doc__,
+        "unconfirmed (raw) or unreceipted (hub) messages at once (200)",
+        os.environ.get("PORTHUB_TEST_RABBIT", "127.0.0.1:5672"),
+        "RabbitMQ host:port, user guest (PORTHUB_TEST_RABBIT)",
+        lambda parser: parser.add_argument(
+            "--vhost", default="/", help="vhost to use (/); names are unique per run"))
+
+
 def run(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = _amqp_args(argv)
 
     async def bounded() -> str:
         return await asyncio.wait_for(main(args), args.timeout)

@@ -43,7 +43,7 @@ import paho.mqtt as paho_mqtt
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from bench.amqp_bench import Result, hub_round, table
+from bench.amqp_bench import Result, hub_round, parse_args, table
 
 OPEN_TIMEOUT = 10.0
 QUIET = 5.0  # seconds without a message after which the raw subscriber is given up on
@@ -200,28 +200,16 @@ async def main(args: argparse.Namespace) -> str:
                   args.data_dir or tempfile.gettempdir())
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.mqtt_bench",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=2000, help="messages per run (2000)")
-    parser.add_argument("--window", type=int, default=200,
-                        help="unreceipted (hub) or un-PUBACKed (raw) messages at once (200); "
-                             "keep it below the broker's max_queued_messages")
-    parser.add_argument("--rounds", type=int, default=3, help="hub + raw pairs to run (3)")
-    parser.add_argument("--broker", default="127.0.0.1:1883",
-                        help="Mosquitto host:port, anonymous access (127.0.0.1:1883)")
-    parser.add_argument("--data-dir", default=None,
-                        help="where the hubs' stores go (a temporary folder under $TMPDIR)")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="give up after this many seconds (600)")
-    args = parser.parse_args(argv)
-    if args.messages < 1 or args.window < 1 or args.rounds < 1:
-        parser.error("--messages, --window and --rounds must be at least 1")
-    return args
+def _mqtt_args(argv: list[str] | None) -> argparse.Namespace:
+    return parse_args(
+        argv, "python -m bench.mqtt_bench", __doc__,
+        "unreceipted (hub) or un-PUBACKed (raw) messages at once (200); keep it below the "
+        "broker's max_queued_messages",
+        "127.0.0.1:1883", "Mosquitto host:port, anonymous access (127.0.0.1:1883)")
 
 
 def run(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = _mqtt_args(argv)
     print(asyncio.run(asyncio.wait_for(main(args), args.timeout)))
     return 0
 

@@ -58,16 +58,28 @@ def decoder(name: str, *, cuscar: str = CUSCAR_CODECS[0]) -> Decoder:
     """The decoder called ``name``; ValueError (a config error) with the closest name.
     ``cuscar`` is the codec ``edifact`` reads a CUSCAR with."""
     if name in DECODERS:
-        return DECODERS[name]
+        return _not_empty(DECODERS[name])
     from .. import codecs as domain  # imported on first use, like the codecs themselves
 
     if name == EDIFACT:
-        return _by_message_type({**BY_MESSAGE_TYPE, "CUSCAR": cuscar})
+        return _not_empty(_by_message_type({**BY_MESSAGE_TYPE, "CUSCAR": cuscar}))
     try:
-        return _codec_decoder(domain.get(name))
+        return _not_empty(_codec_decoder(domain.get(name)))
     except LookupError:
         known = [*DECODERS, EDIFACT, *domain.names()]
         raise ValueError(f"format {name!r} is not known.{did_you_mean(name, known)}") from None
+
+
+def _not_empty(decode: Decoder) -> Decoder:
+    """Every channel refuses input that decodes to no message at all, in one place."""
+
+    def checked(data: bytes) -> list[Submission]:
+        submissions = decode(data)
+        if not submissions:
+            raise InvalidSubmission("the document holds no message")
+        return submissions
+
+    return checked
 
 
 def _codec_decoder(codec: Any) -> Decoder:

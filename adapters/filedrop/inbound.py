@@ -163,8 +163,6 @@ class Inbound:
                                     f"({self.config.max_bytes})")
         try:
             submissions = self.decode(content)
-            if not submissions:
-                raise InvalidSubmission("the file holds no message")
         except InvalidSubmission as exc:
             return await self._file(path, sha256, [], INVALID, f"{name}: {exc}")
         ids: list[str] = []

@@ -108,8 +108,6 @@ class Api:
                                       f"({self.config.max_bytes})")
         try:
             submissions = self.decode(raw)
-            if not submissions:
-                raise InvalidSubmission("the body holds no message")
         except InvalidSubmission as exc:
             return self._refused(400, str(exc))
         ids: list[str] = []

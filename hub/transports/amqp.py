@@ -31,7 +31,7 @@ import pika
 import pika.exceptions as pe
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ..errors import ConfigError, NotAcknowledged, NotConnected
 from ..secrets import SecretRef

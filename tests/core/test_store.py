@@ -116,3 +116,16 @@ def test_audit_chain_detects_a_removed_entry(tmp_path) -> None:
     result = store.verify_audit_sync()
     store.close()
     assert not result.ok and result.first_bad == 3 and "missing" in result.problem
+
+
+def test_looking_a_message_up_by_id_uses_the_primary_key(tmp_path) -> None:
+    """Given the store's look-up of one message by id (the status API, trace, outcome files),
+    SQLite finds it through the primary key instead of reading every message."""
+    from hub.store.store import BY_ID
+
+    store = Store(tmp_path / "hub.db")
+    store.close()
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT state FROM messages WHERE {BY_ID}",
+                            ("m00001",)).fetchall()
+    assert "USING INDEX sqlite_autoindex_messages_1" in plan[0][3], plan

@@ -11,11 +11,15 @@ from typing import Any
 from .errors import Rejected
 
 VERSION = 1
-HUB_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
-TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+# \Z, not $: "$" also matches before a final newline, so "baku\n" would pass as a hub id.
+HUB_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}\Z")
+TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")
 FIELDS = ("version", "id", "type", "from", "to", "created", "expires", "correlation_id",
           "content_type", "body")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
+# Exactly what format_time writes. datetime.fromisoformat alone takes many more spellings
+# (a bare date, week dates, other precisions) and returns a naive datetime for some of them.
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 def format_time(moment: datetime) -> str:
@@ -25,8 +29,9 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    if not isinstance(text, str) or not text.endswith("Z"):
-        raise ValueError(f"not an RFC 3339 UTC time: {text!r}")
+    """The inverse of ``format_time``; ValueError for any other spelling."""
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
+        raise ValueError(f"not an RFC 3339 UTC time with milliseconds: {text!r}")
     return datetime.fromisoformat(text[:-1] + "+00:00")
 
 
@@ -85,7 +90,7 @@ class Envelope:
         unknown = sorted(set(data) - set(FIELDS))
         if unknown:
             raise Rejected("malformed", f"envelope has unknown fields {', '.join(unknown)}")
-        if data["version"] != VERSION:
+        if type(data["version"]) is not int or data["version"] != VERSION:  # not true, not 1.0
             raise Rejected("malformed", f"unsupported envelope version {data['version']!r}")
         checks = (
             ("id", lambda v: isinstance(v, str) and _UUID.match(v)),

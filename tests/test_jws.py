@@ -191,3 +191,19 @@ def test_any_single_byte_change_of_the_payload_or_signature_is_refused(signers, 
     changed = raw[:at] + bytes([value]) + raw[at + 1:]
 
     assert not _verifies(_dump({**parts, part: jws.b64url_encode(changed)}), cert)
+
+
+@pytest.mark.parametrize("text", [r'"\ud800"', r'{"a":"x\udfff"}', r'[{"\udbff":1}]',
+                                  r'["\ud83d\ud83d"]'])
+def test_an_escaped_lone_surrogate_is_malformed(text):
+    """Given JSON with a lone surrogate escape (valid JSON, not Unicode text: SQLite and every
+    UTF-8 writer refuse it), strict_json refuses it. Found by fuzzing: a signed envelope with
+    such a correlation id passed every check and then failed the inbox insert."""
+    with pytest.raises(Rejected) as refused:
+        jws.strict_json(text.encode(), "payload")
+    assert refused.value.reason == "malformed"
+
+
+def test_an_escaped_surrogate_pair_and_an_escaped_backslash_are_text():
+    assert jws.strict_json(rb'["\ud83d\ude00", "\\ud800"]', "payload") == ["\U0001F600",
+                                                                              "\\ud800"]

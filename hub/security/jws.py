@@ -36,6 +36,7 @@ _REFUSED_PARAMS = ("crit", "b64", "jku", "x5u", "jwk")
 
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _B64STD = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _P256_BYTES = 32
 _SIGNATURE_BYTES = 64  # Ed25519, and ES256 as r || s of 32 bytes each
 
@@ -100,16 +101,39 @@ def _no_constant(name: str) -> None:
 
 
 def strict_json(data: bytes, what: str) -> Any:
-    """UTF-8 JSON without duplicate member names or NaN/Infinity, else ``malformed``.
+    """UTF-8 JSON without duplicate member names, NaN/Infinity or lone surrogates, else
+    ``malformed``.
 
     Duplicate names are refused because JSON parsers disagree on which one wins: a receiver
-    must not read a different header or envelope than another implementation would.
+    must not read a different header or envelope than another implementation would. An
+    escaped lone surrogate (``"\\ud800"``) is valid JSON but not Unicode text: it cannot be
+    stored or written as UTF-8 again.
     """
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates,
-                          parse_constant=_no_constant)
+        text = data.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Rejected("malformed", f"{what} is not strict UTF-8 JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(value):
+        raise Rejected("malformed", f"{what} holds an escaped lone surrogate, not Unicode text")
+    return value
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    pending = [value]
+    while pending:  # no recursion: the JSON may be nested as deep as the parser allowed
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def algorithm_of(key: Any) -> str:

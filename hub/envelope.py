@@ -24,8 +24,9 @@ _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9
 
 def format_time(moment: datetime) -> str:
     """RFC 3339, UTC, millisecond precision: ``2026-11-28T06:51:24.123Z``."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: "%Y" writes the year 1 as "1", not "0001", on glibc
+    moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:

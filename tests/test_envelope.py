@@ -62,5 +62,9 @@ def test_the_version_is_the_integer_1_not_something_equal_to_it(version):
     assert refused.value.reason == "malformed"
 
 
-def test_format_and_parse_are_inverse():
-    assert parse_time(format_time(NOW)) == NOW
+@pytest.mark.parametrize("moment", [NOW, datetime(1, 1, 1, tzinfo=timezone.utc),
+                                    datetime(9999, 12, 31, 23, 59, 59, 999999, timezone.utc)])
+def test_format_and_parse_are_inverse(moment):
+    """Every moment is written in the one spelling (the year 1 was written "1-01-01...")."""
+    assert parse_time(format_time(moment)) == moment.replace(
+        microsecond=moment.microsecond // 1000 * 1000)

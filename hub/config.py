@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+                      ValidationInfo, field_validator, model_validator)
 
 from . import transports
 from .envelope import HUB_ID
@@ -84,6 +84,7 @@ def _adapter(value: Any) -> Any:
 class PeerConfig(_Model):
     transport: Any
     may_send: list[str] = Field(default_factory=list)
+    encryption_cert: Path | None = None  # the peer's encryption certificate (else peer_certs)
 
     _t = field_validator("transport", mode="before")(lambda cls, v: _transport(v))
 
@@ -91,11 +92,31 @@ class PeerConfig(_Model):
 class Route(_Model):
     type: str
     to: Literal["all"] | list[str]
+    encrypt: bool = False  # these types are encrypted to and from these peers
 
     @field_validator("to", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) and value != "all" else value
+
+
+class EncryptionSection(_Model):
+    """End-to-end encryption (docs/security.md): this hub's decryption keys, where its peers'
+    encryption certificates are, and the types encrypted with every peer."""
+
+    key: Path | None = None             # this hub's current X25519 key (<hub>-enc.key)
+    cert: Path | None = None            # its certificate (<hub>-enc.crt), given to the peers
+    previous_keys: list[Path] = Field(default_factory=list)  # still opened during a rollover
+    peer_certs: Path | None = None      # a folder of the peers' encryption certificates
+    types: list[str] = Field(default_factory=list)  # encrypted with every peer, both ways
+
+    @model_validator(mode="after")
+    def _key_with_cert(self) -> "EncryptionSection":
+        if (self.key is None) != (self.cert is None):
+            raise ValueError("key and cert go together: the certificate of the key")
+        if self.previous_keys and self.key is None:
+            raise ValueError("previous_keys need a current key")
+        return self
 
 
 class Limits(_Model):
@@ -145,8 +166,23 @@ class HubConfig(_Model):
     log: LogSection = Field(default_factory=LogSection)
     limits: Limits = Field(default_factory=Limits)
     retry: Retry = Field(default_factory=Retry)
+    encryption: EncryptionSection = Field(default_factory=EncryptionSection,
+                                          validate_default=True)
 
     _t = field_validator("inbox", mode="before")(lambda cls, v: _transport(v))
+
+    @field_validator("encryption")
+    @classmethod
+    def _keys_for_encryption(cls, value: EncryptionSection, info: ValidationInfo
+                             ) -> EncryptionSection:
+        encrypting = [f"routes: {r.type!r}" for r in info.data.get("routes", []) if r.encrypt]
+        if value.types:
+            encrypting.insert(0, "encryption.types")
+        if encrypting and value.key is None:
+            raise ValueError(f"{encrypting[0]} asks for encryption, so this hub needs "
+                             "encryption.key and encryption.cert to open what it requires "
+                             "encrypted")
+        return value
 
     @field_validator("adapters", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, Sequence
 from . import events as ev, failpoints
 from .backoff import Backoff, wait_event
 from .config import HubConfig
+from .encryption import CannotEncrypt, Encryption, SealingOutlet
 from .envelope import Envelope, utc, format_time
 from .errors import PermanentError, Rejected, SubmitError, TransientError
 from .ids import new_message_id
@@ -51,7 +52,8 @@ class Hub:
 
     def __init__(self, config: HubConfig, identity: Identity, trust: TrustStore, *,
                  clock: Callable[[], float] = time.time,
-                 metrics: HubMetrics | None = None) -> None:
+                 metrics: HubMetrics | None = None,
+                 encryption: Encryption | None = None) -> None:
         if identity.hub_id != config.hub.id:
             raise PermanentError(f"the certificate is for hub {identity.hub_id!r}, "
                                  f"but the configuration is for {config.hub.id!r}")
@@ -65,10 +67,11 @@ class Hub:
         self.events.observers.append(self.metrics)
         self.schemas = schemas()
         self.router = Router(self.id, config.peers, [(r.type, r.to) for r in config.routes])
+        self.encryption = encryption or Encryption.load(config, trust, clock)
         self.verifier = Verifier(
             self.id, trust, {p: c.may_send for p, c in config.peers.items()},
             max_bytes=config.limits.max_message_bytes, clock_skew=config.limits.clock_skew,
-            clock=clock)
+            clock=clock, decryption=self.encryption)
         self.store: Store | None = None
         self.links: dict[str, PeerLink] = {}
         self.intake: Intake | None = None
@@ -133,6 +136,8 @@ class Hub:
     def _open_link(self, peer: str) -> None:
         settings = self.config.peers[peer].transport
         outlet = load_transport(settings.kind).outlet(settings, peer, self.id)
+        # Sealed as the encryption of the moment says: a reload may change it under the link.
+        outlet = SealingOutlet(outlet, lambda signed: self.encryption.seal(peer, signed))
         self.links[peer] = PeerLink(self, peer, outlet)
         self._link_tasks[peer] = self._spawn(f"link:{peer}", self.links[peer].run)
 
@@ -172,8 +177,10 @@ class Hub:
             raise PermanentError("the inbox transport cannot change without a restart")
         if identity.hub_id != self.id:
             raise PermanentError(f"the new certificate is for hub {identity.hub_id!r}")
+        encryption = Encryption.load(config, trust, self.clock)
         changes = []
         self.config, self.identity, self.trust = config, identity, trust
+        self.encryption = self.verifier.decryption = encryption
         self.router = Router(self.id, config.peers, [(r.type, r.to) for r in config.routes])
         self.verifier.trust = trust
         self.verifier.peers = {p: c.may_send for p, c in config.peers.items()}
@@ -242,6 +249,11 @@ class Hub:
         if problem:
             raise SubmitError(f"The body is not a valid {type}: {problem}")
         recipients = self.router.recipients(type, to)
+        try:
+            self.encryption.check_recipients(type, recipients)
+        except CannotEncrypt as exc:
+            raise SubmitError(f"Cannot encrypt {type} as the configuration requires: {exc}") \
+                from None
         now = self.clock()
         ttl = self.config.limits.default_ttl if ttl is None else ttl
         if ttl <= 0:

@@ -16,6 +16,7 @@ from pathlib import Path
 from . import logs, systemd
 from .config import HubConfig, load_config
 from .core import Hub
+from .encryption import Encryption
 from .errors import ConfigError, PermanentError
 from .http import HttpListener
 from .security.identity import Identity
@@ -35,6 +36,7 @@ def load(config_path: Path) -> tuple[HubConfig, Identity, TrustStore]:
     if identity.hub_id != config.hub.id:
         raise ConfigError(f"{config.hub.cert} is the certificate of hub {identity.hub_id!r}, "
                           f"but hub.id is {config.hub.id!r}")
+    Encryption.load(config, trust)  # keys and peers' encryption certificates, checked now
     return config, identity, trust
 
 

@@ -1,11 +1,12 @@
 """The receive checks, in the order of docs/protocol.md, each with its stable reason code.
 
 The order is part of the protocol: cheap checks that need no trust come first, and nothing
-about a message is believed before its signature is verified. A failure up to and including
-``bad_signature`` is not answered (that would reflect forged traffic); a failure after it
-carries the ``Verified`` message, so the core may send a negative receipt to its
-authenticated sender. ``duplicate`` and ``schema_invalid`` are checked by the core after
-these.
+about a message is believed before its signature is verified. An encrypted message (a JWE)
+is opened right after the size check; every other check runs on the signed message inside.
+A failure up to and including ``bad_signature`` is not answered (that would reflect forged
+traffic); a failure after it carries the ``Verified`` message, so the core may send a
+negative receipt to its authenticated sender. ``duplicate`` and ``schema_invalid`` are
+checked by the core after these.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 from .envelope import Envelope, utc
 from .errors import Rejected
-from .security import jws
+from .security import jwe, jws
 from .security.trust import CertInfo, TrustStore
 
 REASONS = (
     "too_large",
     "malformed",
+    "undecryptable",
     "unknown_sender",
     "untrusted_certificate",
     "certificate_expired",
@@ -31,6 +33,7 @@ REASONS = (
     "bad_signature",
     "wrong_recipient",
     "type_not_allowed",
+    "not_encrypted",
     "expired",
     "clock_skew",
     "duplicate",
@@ -44,22 +47,44 @@ class Verified:
     """A message whose signature was verified with a trusted certificate of its sender."""
 
     envelope: Envelope
-    jws: bytes
+    jws: bytes          # the signed message (opened, if it came encrypted)
     digest: str
     cert: CertInfo
+    encrypted: bool = False
+
+
+class Decryption(Protocol):
+    """What the verifier needs of the hub's encryption (hub/encryption.py)."""
+
+    def open(self, data: bytes) -> bytes:
+        """The signed message inside a JWE; raise ``Rejected`` if it cannot be opened."""
+
+    def required(self, type_name: str, peer: str) -> bool:
+        """Whether messages of ``type_name`` from ``peer`` must come encrypted."""
+
+
+class _NoDecryption:
+    def open(self, data: bytes) -> bytes:
+        raise Rejected("undecryptable", "this hub holds no decryption key")
+
+    def required(self, type_name: str, peer: str) -> bool:
+        return False
 
 
 class Verifier:
     """Runs the receive checks for hub ``hub_id``.
 
     ``peers`` maps each known sender to the fnmatch patterns of the types it may send.
-    ``trust`` and ``peers`` may be replaced at any time (on reload, or on a new CRL).
+    ``decryption`` opens encrypted messages and says which must come encrypted. ``trust``,
+    ``peers`` and ``decryption`` may be replaced at any time (on reload, or on a new CRL).
     """
 
     def __init__(self, hub_id: str, trust: TrustStore, peers: Mapping[str, Sequence[str]],
                  max_bytes: int = 1_048_576, clock_skew: float = 300.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 decryption: Decryption | None = None) -> None:
         self.hub_id = hub_id
+        self.decryption = decryption or _NoDecryption()
         self.trust = trust
         self.peers = peers
         self.max_bytes = max_bytes
@@ -81,6 +106,9 @@ class Verifier:
         """Return the verified message or raise ``Rejected`` with the first failed check."""
         if len(data) > self.max_bytes:
             raise Rejected("too_large", f"{len(data)} bytes, the limit is {self.max_bytes}")
+        encrypted = jwe.looks_encrypted(data)
+        if encrypted:
+            data = self.decryption.open(data)
         parsed = jws.parse(data)
         envelope = Envelope.from_dict(jws.strict_json(parsed.payload, "payload"))
         sender, message_id = envelope.sender, envelope.id
@@ -102,13 +130,17 @@ class Verifier:
         if not jws.verify_signature(parsed, cert.public_key, cert.algorithm):
             raise reject("bad_signature", f"{parsed.alg} signature does not verify")
 
-        verified = Verified(envelope=envelope, jws=data, digest=jws.digest(parsed), cert=cert)
+        verified = Verified(envelope=envelope, jws=data, digest=jws.digest(parsed), cert=cert,
+                            encrypted=encrypted)
         if envelope.to != self.hub_id:
             raise reject("wrong_recipient", f"addressed to {envelope.to}, this is {self.hub_id}",
                          verified)
         if envelope.type != RECEIPT_TYPE and not any(
                 fnmatchcase(envelope.type, pattern) for pattern in self._peers[sender]):
             raise reject("type_not_allowed", f"{sender} may not send {envelope.type}", verified)
+        if not encrypted and self.decryption.required(envelope.type, sender):
+            raise reject("not_encrypted", f"{envelope.type} from {sender} must come encrypted",
+                         verified)
         if envelope.expires <= now:
             raise reject("expired", f"expired at {envelope.expires.isoformat()}", verified)
         if (envelope.created - now).total_seconds() > self.clock_skew:

@@ -1,6 +1,7 @@
 """A small consortium PKI for the security tests and the test vectors, made in a temp dir.
 
-Hubs: ``aktau`` (Ed25519, the usual sender), ``baku`` (Ed25519, the usual recipient),
+Hubs: ``aktau`` (Ed25519, the usual sender), ``baku`` (Ed25519, the usual recipient, with an
+X25519 encryption certificate ``baku-enc.crt`` beside its signing one),
 ``samsun`` (P-256, sends ES256), ``kuryk`` (valid, but not a peer of baku) and three bad
 certificates for ``aktau``: expired, revoked (in the CRL) and issued by another CA that has
 the same name as the consortium CA.
@@ -53,6 +54,7 @@ class PKIWorld:
         for hub_id, algorithm in (("aktau", "ed25519"), ("baku", "ed25519"),
                                   ("samsun", "p256"), ("kuryk", "ed25519")):
             pki.issue(world.ca_dir, hub_id, world.hub_dir(hub_id), algorithm=algorithm)
+        pki.issue(world.ca_dir, RECIPIENT, world.hub_dir(RECIPIENT), encryption=True)
         pki.issue(world.ca_dir, "aktau", world.hub_dir("aktau-expired"),
                   not_before=now - timedelta(days=400), not_after=now - timedelta(days=1))
         revoked, _ = pki.issue(world.ca_dir, "aktau", world.hub_dir("aktau-revoked"))
@@ -73,6 +75,11 @@ class PKIWorld:
     def identity(self, name: str) -> Identity:
         cert, key = self.paths(name)
         return Identity.load(key, cert)
+
+    def encryption_paths(self, name: str = RECIPIENT) -> tuple[Path, Path]:
+        """(certificate, key) of a hub's encryption certificate."""
+        stem = name + pki.ENCRYPTION_SUFFIX
+        return self.hub_dir(name) / f"{stem}.crt", self.hub_dir(name) / f"{stem}.key"
 
     def cert_pem(self, name: str) -> bytes:
         return self.paths(name)[0].read_bytes()

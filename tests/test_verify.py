@@ -26,10 +26,10 @@ def _rejected(verifier: Verifier, data: bytes) -> Rejected:
 
 def test_the_reason_codes_are_in_check_order():
     assert REASONS == (
-        "too_large", "malformed", "unknown_sender", "untrusted_certificate",
+        "too_large", "malformed", "undecryptable", "unknown_sender", "untrusted_certificate",
         "certificate_expired", "certificate_revoked", "certificate_mismatch", "bad_signature",
-        "wrong_recipient", "type_not_allowed", "expired", "clock_skew", "duplicate",
-        "schema_invalid")
+        "wrong_recipient", "type_not_allowed", "not_encrypted", "expired", "clock_skew",
+        "duplicate", "schema_invalid")
 
 
 @pytest.mark.parametrize("signer, type, algorithm", [

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
 from ..errors import PorthubError
 from ..security import pki
@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="where HUB_ID.key (0600) and HUB_ID.crt go")
     p.add_argument("--days", type=_days, default=825, help="validity in days (default 825)")
     p.add_argument("--algorithm", choices=pki.ALGORITHMS, default="ed25519")
+    p.add_argument("--encryption", action="store_true",
+                   help="issue the hub's encryption certificate instead (an X25519 "
+                        "key-agreement key, HUB_ID-enc.crt and HUB_ID-enc.key) that peers "
+                        "encrypt messages to")
     p.set_defaults(func=_command(_issue))
 
     p = sub.add_parser("revoke", help="record a revocation (then make a new CRL)")
@@ -95,8 +99,9 @@ def _init_ca(args: argparse.Namespace) -> None:
 
 def _issue(args: argparse.Namespace) -> None:
     cert, key = pki.issue(args.ca_dir, args.hub_id, args.out, days=args.days,
-                          algorithm=args.algorithm)
-    print(f"issued {args.hub_id}: certificate {cert}, key {key} (0600)")
+                          algorithm=args.algorithm, encryption=args.encryption)
+    what = "encryption certificate" if args.encryption else "certificate"
+    print(f"issued {args.hub_id}: {what} {cert}, key {key} (0600)")
 
 
 def _revoke(args: argparse.Namespace) -> None:
@@ -119,6 +124,7 @@ def _show(args: argparse.Namespace) -> None:
     key = cert.public_key()
     algorithm = ("Ed25519" if isinstance(key, ed25519.Ed25519PublicKey)
                  else f"ECDSA {key.curve.name}" if isinstance(key, ec.EllipticCurvePublicKey)
+                 else "X25519 (encryption)" if isinstance(key, x25519.X25519PublicKey)
                  else type(key).__name__)
     for label, value in (
             ("subject", cert.subject.rfc4514_string()),

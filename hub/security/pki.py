@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..envelope import HUB_ID, format_time, parse_time
@@ -32,6 +32,7 @@ HUB_URI_PREFIX = "urn:porthub:hub:"
 ORGANIZATION = "porthub"
 CA_KEY, CA_CERT, ISSUED, REVOKED = "ca.key", "ca.crt", "issued.json", "revoked.json"
 ALGORITHMS = ("ed25519", "p256")
+ENCRYPTION_SUFFIX = "-enc"  # <hub id>-enc.crt / .key: the hub's encryption certificate and key
 REASONS = tuple(r.value for r in x509.ReasonFlags if r is not x509.ReasonFlags.remove_from_crl)
 # Issued certificates start a little in the past, so a peer whose clock is slightly behind
 # does not see a brand-new certificate as "not yet valid".
@@ -113,11 +114,13 @@ def init_ca(ca_dir: Path, name: str = "porthub consortium CA", days: int = 3650)
 
 def issue(ca_dir: Path, hub_id: str, out_dir: Path, days: int = 825,
           algorithm: str = "ed25519", not_before: datetime | None = None,
-          not_after: datetime | None = None) -> tuple[Path, Path]:
+          not_after: datetime | None = None, encryption: bool = False) -> tuple[Path, Path]:
     """Issue a key and certificate for ``hub_id``; return the paths (certificate, key).
 
     ``not_before``/``not_after`` override the validity window (tests use them to make
-    expired certificates); otherwise it starts now and lasts ``days``.
+    expired certificates); otherwise it starts now and lasts ``days``. ``encryption`` issues
+    the hub's second certificate instead: an X25519 key-agreement key that peers seal
+    messages to (``<hub id>-enc.crt``, key usage keyAgreement only; ``algorithm`` is unused).
     """
     if not isinstance(hub_id, str) or not HUB_ID.match(hub_id):
         raise PKIError(f"invalid hub id {hub_id!r}: lower-case letters, digits and '-', "
@@ -126,17 +129,22 @@ def issue(ca_dir: Path, hub_id: str, out_dir: Path, days: int = 825,
         raise PKIError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     ca_key, ca_cert = _load_ca(Path(ca_dir))
     out_dir = Path(out_dir)
-    cert_path, key_path = out_dir / f"{hub_id}.crt", out_dir / f"{hub_id}.key"
+    stem = hub_id + (ENCRYPTION_SUFFIX if encryption else "")
+    cert_path, key_path = out_dir / f"{stem}.crt", out_dir / f"{stem}.key"
     if key_path.exists() or cert_path.exists():
         raise PKIError(f"{key_path} or {cert_path} already exists; refusing to overwrite it")
-    key = (ed25519.Ed25519PrivateKey.generate() if algorithm == "ed25519"
-           else ec.generate_private_key(ec.SECP256R1()))
+    if encryption:
+        key, algorithm = x25519.X25519PrivateKey.generate(), "x25519"
+    else:
+        key = (ed25519.Ed25519PrivateKey.generate() if algorithm == "ed25519"
+               else ec.generate_private_key(ec.SECP256R1()))
+    usage = _key_usage(key_agreement=True) if encryption else _key_usage(digital_signature=True)
     start = not_before or _now() - BACKDATE
     end = not_after or start + timedelta(days=days)
     if end <= start:
         raise PKIError("the certificate would expire before it becomes valid")
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hub_id),
                                  x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)]))
@@ -145,8 +153,12 @@ def issue(ca_dir: Path, hub_id: str, out_dir: Path, days: int = 825,
         .serial_number(_new_serial())
         .not_valid_before(start).not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(usage, critical=True))
+    if not encryption:  # a key-agreement key cannot authenticate a TLS client
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    cert = (
+        builder
         .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(
             hub_uri(hub_id))]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),

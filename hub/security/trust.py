@@ -18,10 +18,13 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from ..errors import ConfigError, Rejected
 from .jws import algorithm_of
 from .pki import hub_id_of
+
+KEY_AGREEMENT = "X25519"  # CertInfo.algorithm of an encryption (key-agreement) certificate
 
 CACHE_SIZE = 1024
 _CRL_BLOCK = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.S)
@@ -64,6 +67,7 @@ class TrustStore:
                                   "certificate")
         self.cas: tuple[x509.Certificate, ...] = tuple(cas)
         self._revoked: dict[int, frozenset[int]] = {}
+        self._crl_number: dict[int, int] = {}
         self.crl_next_update: dict[int, datetime | None] = {}
         self._cache: dict[str, _Trusted] = {}
         if crl_pem is not None:
@@ -83,7 +87,9 @@ class TrustStore:
         """Take the CRL(s) in ``pem``, replacing the current CRL of each issuing CA.
 
         A CRL that is not signed by one of the trusted CAs is refused (ConfigError): a
-        forged CRL could otherwise un-revoke a certificate.
+        forged CRL could otherwise un-revoke a certificate. So is one older (by CRL number)
+        than the one in use, which would un-revoke what was revoked since. On any refusal
+        the CRLs in use stay as they were.
         """
         blocks = _CRL_BLOCK.findall(pem)
         if not blocks:
@@ -95,9 +101,14 @@ class TrustStore:
             except ValueError:
                 raise ConfigError("the CRL file holds an unreadable CRL") from None
             index = self._issuer_of_crl(crl)
+            if _crl_number(crl) < self._crl_number.get(index, -1):
+                raise ConfigError(f"the CRL of {crl.issuer.rfc4514_string()} has number "
+                                  f"{_crl_number(crl)}, older than the one in use "
+                                  f"({self._crl_number[index]})")
             loaded[index] = crl
         for index, crl in loaded.items():
             self._revoked[index] = frozenset(entry.serial_number for entry in crl)
+            self._crl_number[index] = _crl_number(crl)
             self.crl_next_update[index] = crl.next_update_utc
 
     def _issuer_of_crl(self, crl: x509.CertificateRevocationList) -> int:
@@ -109,6 +120,14 @@ class TrustStore:
 
     def certificate(self, der: bytes, now: datetime) -> CertInfo:
         """Check a sender's DER certificate at ``now``; raise ``Rejected`` if it fails."""
+        return self._check(der, now, key_agreement=False)
+
+    def encryption_certificate(self, der: bytes, now: datetime) -> CertInfo:
+        """Check a hub's encryption (X25519 key-agreement) certificate at ``now``, as
+        ``certificate`` checks a signing one; raise ``Rejected`` if it fails."""
+        return self._check(der, now, key_agreement=True)
+
+    def _check(self, der: bytes, now: datetime, key_agreement: bool) -> CertInfo:
         fp = hashlib.sha256(der).hexdigest()
         trusted = self._cache.get(fp)
         if trusted is None:
@@ -117,6 +136,11 @@ class TrustStore:
                 del self._cache[next(iter(self._cache))]  # the oldest entry
             self._cache[fp] = trusted
         info, ca = trusted.info, self.cas[trusted.ca_index]
+        if (info.algorithm == KEY_AGREEMENT) != key_agreement:
+            raise Rejected("untrusted_certificate",
+                           f"the certificate of {info.hub_id} is "
+                           + ("not an X25519 encryption certificate" if key_agreement
+                              else "for key agreement, not for signing"))
         if not info.not_before <= now <= info.not_after:
             raise Rejected("certificate_expired",
                            f"certificate of {info.hub_id} is valid from "
@@ -139,10 +163,12 @@ class TrustStore:
             _check_leaf_profile(cert)
             hub_id = hub_id_of(cert)
             public_key = cert.public_key()
+            algorithm = KEY_AGREEMENT if isinstance(public_key, x25519.X25519PublicKey) \
+                else algorithm_of(public_key)
             return _Trusted(CertInfo(
                 hub_id=hub_id, public_key=public_key, fingerprint=fp,
                 not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-                serial=cert.serial_number, algorithm=algorithm_of(public_key)), index)
+                serial=cert.serial_number, algorithm=algorithm), index)
         except (ValueError, UnsupportedAlgorithm) as exc:
             # Unparsable DER or extensions, an unknown key type, no porthub hub id.
             raise Rejected("untrusted_certificate", f"x5c certificate: {exc}") from None
@@ -161,17 +187,30 @@ class TrustStore:
                        "by a trusted CA")
 
 
+def _crl_number(crl: x509.CertificateRevocationList) -> int:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return 0
+
+
 def _check_leaf_profile(cert: x509.Certificate) -> None:
-    """A sender certificate is an end-entity certificate allowed to sign."""
+    """A hub certificate is an end-entity certificate allowed to sign or, for an X25519
+    key, allowed to agree keys (an encryption certificate; docs/protocol.md §3)."""
     extensions = cert.extensions
     try:
         if extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
             raise Rejected("untrusted_certificate", "a CA certificate cannot sign messages")
     except x509.ExtensionNotFound:
         pass
+    agreement = isinstance(cert.public_key(), x25519.X25519PublicKey)
     try:
-        if not extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature:
-            raise Rejected("untrusted_certificate",
-                           "certificate key usage does not allow digital signatures")
+        usage = extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
-        pass
+        usage = None
+    if agreement and (usage is None or not usage.key_agreement):
+        raise Rejected("untrusted_certificate",
+                       "an X25519 certificate must have the keyAgreement key usage")
+    if not agreement and usage is not None and not usage.digital_signature:
+        raise Rejected("untrusted_certificate",
+                       "certificate key usage does not allow digital signatures")

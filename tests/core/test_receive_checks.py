@@ -8,10 +8,11 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from hub.envelope import Envelope
 from hub.ids import new_message_id
-from hub.security import jws, pki
+from hub.security import jwe, jws, pki
 from hub.security.identity import Identity
 from hub.verify import REASONS
 from tests.core.bodies import DECISION, STATUS
@@ -78,6 +79,8 @@ def cases(ids):
     return {
         "malformed JSON": (b'{"payload": "abc", ', "malformed"),
         "not a JWS": (b'{"hello": "world"}', "malformed"),
+        "sealed for a key baku does not hold": (
+            jwe.seal(good, x25519.X25519PrivateKey.generate().public_key()), "undecryptable"),
         "oversize": (ids["aktau"].sign(envelope(body={**STATUS, "note": "x" * 200}).to_bytes())
                      + b" " * 9000, "too_large"),
         "unknown sender": (ids["mallory"].sign(envelope(sender="mallory").to_bytes()),
@@ -106,7 +109,7 @@ def cases(ids):
     }
 
 
-CASES = ["malformed JSON", "not a JWS", "oversize", "unknown sender",
+CASES = ["malformed JSON", "not a JWS", "sealed for a key baku does not hold", "oversize", "unknown sender",
          "certificate from another CA", "expired certificate", "revoked certificate",
          "flipped bit in payload", "flipped bit in signature", "wrong recipient",
          "type not allowed", "expired message", "dated beyond the clock skew", "invalid body"]

@@ -63,6 +63,17 @@ async def _assert_empty(inbox: Inbox, wait: float = 0.5) -> None:
     raise AssertionError(f"unexpected extra message: {extra.body[:80]!r}")
 
 
+async def _one_message_crosses(inbox: Inbox, outlet: Outlet, body: bytes = b"one") -> None:
+    """Connect both, write ``body`` with the outlet, read it with the inbox, close both."""
+    await _connect(inbox)
+    await _connect(outlet)
+    await outlet.write(body, "one-1")
+    [delivery] = await _read_n(inbox, 1)
+    assert delivery.body == body
+    await inbox.close()
+    await outlet.close()
+
+
 def test_connect_and_close(transport_env) -> None:
     """Given a fresh inbox and outlet, connecting and closing (twice) works without error."""
     hub = transport_env.new_hub_id()

@@ -9,29 +9,24 @@ tests/support/tcpproxy.py, so ``cut()`` resets their TCP connections.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import itertools
 import logging
 import time
 import uuid
-from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from hub.errors import NotAcknowledged, NotConnected, TransientError
 from hub.transports import mqtt
 from tests.support.aio import run, wait_until
+from tests.support.brokertls import broker_certificate
 from tests.support.mosquitto import Mosquitto, mosquitto_factory  # noqa: F401 (fixture)
 from tests.support.tcpproxy import TcpProxy
 from tests.transports.conformance import *  # noqa: F401,F403
-from tests.transports.conformance import _assert_empty, _connect, _read_n
+from tests.transports.conformance import (_assert_empty, _connect, _one_message_crosses,
+                                          _read_n)
 
 pytestmark = pytest.mark.mosquitto
 
@@ -521,40 +516,11 @@ def test_broker_killed_mid_stream_then_restarted(env_factory, caplog) -> None:
 
 # -- TLS --------------------------------------------------------------------------------------
 
-def _broker_certificate(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a broker certificate for 127.0.0.1: (ca, cert, key). The broker's
-    certificate need not come from the consortium CA; its clients' certificates do."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    validity = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1))
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test broker CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(validity[0]).not_valid_after(validity[1])
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "broker")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(validity[0]).not_valid_after(validity[1])
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = directory / "broker-ca.pem", directory / "broker.crt", directory / "broker.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
-
-
 def test_tls_with_consortium_client_certificates(mosquitto_factory, pki_world, tmp_path) -> None:
     """Given the TLS listener of docs/mosquitto.md (client certificates from the consortium CA
     required, checked against its CRL, CN used as user name), aktau's hub certificate (Ed25519)
     gets a message through; its revoked certificate, or none, is refused with NotConnected."""
-    broker_ca, broker_cert, broker_key = _broker_certificate(tmp_path)
+    broker_ca, broker_cert, broker_key = broker_certificate(tmp_path)
     tls_port = Mosquitto(tmp_path).port
     broker = mosquitto_factory(extra=(
         f"listener {tls_port} 127.0.0.1", f"certfile {broker_cert}", f"keyfile {broker_key}",
@@ -578,13 +544,7 @@ def test_tls_with_consortium_client_certificates(mosquitto_factory, pki_world, t
         inbox = mqtt.KIND.inbox(settings, hub)
         outlet = mqtt.KIND.outlet(settings, hub, "aktau")
         assert inbox.describe().startswith(f"mqtts://127.0.0.1:{tls_port}/")
-        await _connect(inbox)
-        await _connect(outlet)
-        await outlet.write(b"over tls", "t1")
-        [delivery] = await _read_n(inbox, 1)
-        assert delivery.body == b"over tls"
-        await inbox.close()
-        await outlet.close()
+        await _one_message_crosses(inbox, outlet, b"over tls")
         revoked_cert, revoked_key = pki_world.paths("aktau-revoked")
         await refused(mqtt.MqttTls(ca=broker_ca, cert=revoked_cert, key=revoked_key))
         await refused(mqtt.MqttTls(ca=broker_ca))

@@ -1,8 +1,11 @@
-"""Regenerate docs/vectors/porthub-v1.json, the test vectors of docs/protocol.md.
+"""Regenerate docs/vectors/porthub-v1.json and porthub-v1-jwe.json, the test vectors of
+docs/protocol.md.
 
 Run from the repository root: ``python -m tests.vectors.generate``. Keys are made in a
-temporary directory and thrown away; the file holds only certificates, the CRL and messages.
-Every run makes new keys, so every run writes a different (equally valid) file.
+temporary directory and thrown away; porthub-v1.json holds only certificates, the CRL and
+messages. porthub-v1-jwe.json (encrypted messages) also publishes the recipient's test
+decryption key, marked as such, so that any JOSE implementation can open its vectors.
+Every run makes new keys, so every run writes different (equally valid) files.
 """
 
 from __future__ import annotations
@@ -13,29 +16,51 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import x25519
+
 from hub.envelope import format_time
-from hub.security import jws
+from hub.security import jwe, jws
 from tests.security_fixtures import (
     CLOCK_SKEW, MANIFEST, MAX_BYTES, PEERS, RECIPIENT, PKIWorld)
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "vectors" / "porthub-v1.json"
+OUT_JWE = OUT.with_name("porthub-v1-jwe.json")
+ENCRYPTED_TYPES = ["cargo.*"]  # the JWE vectors' context: what baku requires encrypted
+TEST_KEY_WARNING = ("TEST MATERIAL ONLY: recipient_key is the private key of the test "
+                    "certificate baku-enc, published so that anyone can open these vectors. "
+                    "It protects nothing; never use it.")
 CERTIFICATES = ("aktau", "baku", "samsun", "kuryk", "aktau-expired", "aktau-revoked",
                 "aktau-other-ca")
 
 
-def build(root: Path, now: datetime) -> dict:
-    """The vectors document, for a PKI made under ``root`` and checked at ``now``."""
-    world = PKIWorld.build(root, now)
-    vectors: list[dict] = []
-
-    def add(name: str, reason: str | None, data: bytes, description: str) -> None:
+def _adder(vectors: list[dict], member: str = "jws"):
+    """``add(name, reason, data, description[, inner])``: one vector; a valid one also gives
+    the id and digest of its signed message (``inner``, when ``data`` is encrypted)."""
+    def add(name: str, reason: str | None, data: bytes, description: str,
+            inner: bytes | None = None) -> None:
         entry = {"name": name, "description": description, "expected_reason": reason,
-                 "jws": data.decode("utf-8")}
+                 member: data.decode("utf-8")}
         if reason is None:
-            parsed = jws.parse(data)
+            parsed = jws.parse(inner or data)
             entry["message_id"] = json.loads(parsed.payload)["id"]
             entry["digest"] = jws.digest(parsed)
+            if inner is not None:
+                entry["jws"] = inner.decode("utf-8")
         vectors.append(entry)
+    return add
+
+
+def _context(now: datetime, **extra) -> dict:
+    return {"recipient": RECIPIENT, "peers": PEERS, "max_bytes": MAX_BYTES,
+            "clock_skew": CLOCK_SKEW, "now": format_time(now), **extra}
+
+
+def build(root: Path, now: datetime, world: PKIWorld | None = None) -> dict:
+    """The vectors document, for a PKI made under ``root`` and checked at ``now``."""
+    world = world or PKIWorld.build(root, now)
+    vectors: list[dict] = []
+    add = _adder(vectors)
 
     valid = world.message("aktau")
     add("valid-eddsa", None, valid, "a cargo manifest from aktau to baku, EdDSA")
@@ -45,10 +70,14 @@ def build(root: Path, now: datetime) -> dict:
                             "location": "AZBAK"}),
         "a shipment status from samsun to baku, ES256 (P-256)")
     add("valid-receipt", None,
-        world.message("aktau", type="hub.receipt", body={
-            "message_id": "019ac9a1-7d3e-7c41-9a52-3f0e6b1d2c4a",
-            "digest": "sha256:" + jws.b64url_encode(bytes(32)),
-            "outcome": "accepted", "reason": None, "received_at": format_time(now)}),
+        world.message("aktau", type="hub.receipt", body={"entries": [
+            {"message_id": "019ac9a1-7d3e-7c41-9a52-3f0e6b1d2c4a",
+             "digest": "sha256:" + jws.b64url_encode(bytes(32)),
+             "outcome": "accepted", "reason": None, "received_at": format_time(now)},
+            {"message_id": "019ac9a1-7d3f-7a02-8b11-0c2d4e6f8a9b",
+             "digest": "sha256:" + jws.b64url_encode(bytes(range(32))),
+             "outcome": "rejected", "reason": "schema_invalid",
+             "received_at": format_time(now)}]}),
         "a receipt from aktau: hub.receipt is allowed from every peer")
     add("too-large", "too_large",
         world.message("aktau", body={**MANIFEST, "remarks": "x" * MAX_BYTES}),
@@ -100,13 +129,82 @@ def build(root: Path, now: datetime) -> dict:
     return {
         "title": "porthub protocol v1 test vectors",
         "regenerate": "python -m tests.vectors.generate",
-        "context": {"recipient": RECIPIENT, "peers": PEERS, "max_bytes": MAX_BYTES,
-                    "clock_skew": CLOCK_SKEW, "now": format_time(now)},
+        "context": _context(now),
         "ca": world.ca_pem().decode(),
         "crl": world.crl.read_text(),
         "certificates": {name: world.cert_pem(name).decode() for name in CERTIFICATES},
         "vectors": vectors,
     }
+
+
+def build_jwe(root: Path, now: datetime, world: PKIWorld | None = None) -> dict:
+    """The encrypted vectors (docs/protocol.md §7), for the same kind of PKI as ``build``."""
+    world = world or PKIWorld.build(root, now)
+    enc_cert, enc_key_path = world.encryption_paths(RECIPIENT)
+    key = serialization.load_pem_private_key(enc_key_path.read_bytes(), password=None)
+    recipient = key.public_key()
+    stranger = x25519.X25519PrivateKey.generate().public_key()
+    vectors: list[dict] = []
+    add = _adder(vectors, member="message")
+
+    def sealed(name: str, reason: str | None, inner: bytes, description: str) -> None:
+        add(name, reason, jwe.seal(inner, recipient), description, inner)
+
+    manifest = world.message("aktau")
+    sealed("valid-jwe", None, manifest,
+           "a cargo manifest from aktau to baku (EdDSA), sealed for baku's encryption key")
+    status = world.message("samsun", type="shipment.status",
+                           body={"container": "CSQU3054383", "status": "discharged",
+                                 "location": "AZBAK"})
+    add("valid-plaintext", None, status,
+        "a shipment status from samsun in plaintext: not among the encrypted types")
+    add("not-encrypted", "not_encrypted", manifest,
+        f"the cargo manifest in plaintext, but baku requires {', '.join(ENCRYPTED_TYPES)} "
+        "encrypted")
+    add("undecryptable-other-key", "undecryptable", jwe.seal(manifest, stranger),
+        "sealed for another X25519 key (its kid is not baku's)")
+    add("undecryptable-wrong-key", "undecryptable",
+        jwe.seal(manifest, stranger, kid=jwe.thumbprint(recipient)),
+        "sealed for another key, but naming baku's key in kid")
+    add("undecryptable-ciphertext-bit", "undecryptable",
+        _flip_bit(jwe.seal(manifest, recipient), "ciphertext", 10),
+        "valid-jwe's kind of message with one bit of the ciphertext flipped")
+    add("undecryptable-tag-bit", "undecryptable",
+        _flip_bit(jwe.seal(manifest, recipient), "tag", 0),
+        "valid-jwe's kind of message with one bit of the authentication tag flipped")
+    add("malformed-jwe-unprotected", "malformed",
+        _dump({**json.loads(jwe.seal(manifest, recipient)), "unprotected": {"zip": "DEF"}}),
+        "a sealed message with an unprotected header member")
+    add("malformed-jwe-zip", "malformed", _with_header(jwe.seal(manifest, recipient), zip="DEF"),
+        "a sealed message whose protected header adds zip (compression is not accepted)")
+    add("jwe-wrong-recipient", "wrong_recipient",
+        jwe.seal(world.message("aktau", to="samsun"), recipient),
+        "opens, but the signed message inside is from aktau to samsun: every check runs on it")
+    add("jwe-bad-signature", "bad_signature",
+        jwe.seal(_flip_signature_bit(manifest), recipient),
+        "opens, but the signature of the message inside has one bit flipped")
+    return {
+        "title": "porthub protocol v1 test vectors: encrypted messages",
+        "regenerate": "python -m tests.vectors.generate",
+        "warning": TEST_KEY_WARNING,
+        "context": _context(now, encrypted_types=ENCRYPTED_TYPES),
+        "ca": world.ca_pem().decode(),
+        "crl": world.crl.read_text(),
+        "certificates": {name: world.cert_pem(name).decode() for name in ("aktau", "samsun")}
+        | {"baku-enc": enc_cert.read_text()},
+        "recipient_key": {"kty": "OKP", "crv": "X25519",
+                          "x": jws.b64url_encode(recipient.public_bytes_raw()),
+                          "d": jws.b64url_encode(key.private_bytes_raw()),
+                          "kid": jwe.thumbprint(recipient)},
+        "vectors": vectors,
+    }
+
+
+def _with_header(data: bytes, **params) -> bytes:
+    parts = json.loads(data)
+    header = json.loads(jws.b64url_decode(parts["protected"], "protected"))
+    protected = json.dumps({**header, **params}, separators=(",", ":")).encode()
+    return _dump({**parts, "protected": jws.b64url_encode(protected)})
 
 
 def _dump(obj: dict) -> bytes:
@@ -122,22 +220,31 @@ def _flip_payload_bit(data: bytes) -> bytes:
 
 
 def _flip_signature_bit(data: bytes) -> bytes:
+    return _flip_bit(data, "signature", 10)
+
+
+def _flip_bit(data: bytes, member: str, at: int) -> bytes:
+    """One bit flipped in byte ``at`` of the decoded ``member`` of a JWS or JWE."""
     parts = json.loads(data)
-    signature = bytearray(jws.b64url_decode(parts["signature"], "signature"))
-    signature[10] ^= 0x01
-    return _dump({**parts, "signature": jws.b64url_encode(bytes(signature))})
+    raw = bytearray(jws.b64url_decode(parts[member], member))
+    raw[at] ^= 0x01
+    return _dump({**parts, member: jws.b64url_encode(bytes(raw))})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out-jwe", type=Path, default=OUT_JWE)
     args = parser.parse_args()
     now = datetime.now(timezone.utc).replace(microsecond=0)
     with tempfile.TemporaryDirectory() as tmp:
-        document = build(Path(tmp), now)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {len(document['vectors'])} vectors to {args.out}")
+        world = PKIWorld.build(Path(tmp), now)
+        documents = {args.out: build(Path(tmp), now, world),
+                     args.out_jwe: build_jwe(Path(tmp), now, world)}
+    for out, document in documents.items():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"wrote {len(document['vectors'])} vectors to {out}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ class HubSection(_Model):
     cert: Path
     ca: Path
     crl: Path | None = None
+    crl_refresh: float = 3600.0  # seconds between re-reads of the CRL file; 0 = only on reload
+    _d = _duration_fields("crl_refresh")
 
     @field_validator("id")
     @classmethod

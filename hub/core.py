@@ -18,7 +18,7 @@ from .backoff import Backoff, wait_event
 from .config import HubConfig
 from .encryption import CannotEncrypt, Encryption, SealingOutlet
 from .envelope import Envelope, utc, format_time
-from .errors import PermanentError, Rejected, SubmitError, TransientError
+from .errors import ConfigError, PermanentError, Rejected, SubmitError, TransientError
 from .ids import new_message_id
 from .intake import Intake
 from .link import PeerLink
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 LocalDelivery = Callable[[Envelope], Awaitable[None]]
 EXPIRY_SWEEP = 1.0  # seconds between looks for expired outgoing messages
+CRL_REFRESH_OFF_POLL = 60.0  # with hub.crl_refresh 0, how often to see if a reload set it
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Hub:
         self._start_adapters()
         self._spawn("expiry", self._expiry_loop)
         self._spawn("handover", self._handover_loop)
+        self._spawn("crl", self._crl_refresh_loop)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking work, let handled deliveries finish (at most ``timeout``), close."""
@@ -372,6 +374,27 @@ class Hub:
                         verified.envelope.sender, body["message_id"], result)
 
     # -- background work -------------------------------------------------------------------
+    def refresh_crl(self) -> bool:
+        """Read the CRL file again into the trust in use. A CRL that cannot be read or is
+        not acceptable leaves the last good one in place, logged and counted."""
+        path = self.config.hub.crl
+        if path is None:
+            return True
+        try:
+            self.trust.load_crl(path.read_bytes())
+        except (OSError, ConfigError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) else exc
+            log.error("CRL refresh from %s failed, keeping the last good CRL: %s", path, detail)
+            self.metrics.crl_refresh_failures.inc()
+            return False
+        return True
+
+    async def _crl_refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.hub.crl_refresh or CRL_REFRESH_OFF_POLL)
+            if self.config.hub.crl_refresh:
+                self.refresh_crl()
+
     async def _expiry_loop(self) -> None:
         while True:
             for row in await self.store.expire_due(self.clock()):

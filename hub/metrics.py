@@ -65,6 +65,10 @@ class HubMetrics:
         self.cert_expiry = Gauge("porthub_certificate_expiry_timestamp_seconds",
                                  "When this hub's own certificate expires (Unix time).",
                                  registry=r)
+        self.crl_refresh_failures = Counter(
+            "porthub_crl_refresh_failures_total",
+            "Timed re-reads of the CRL file that failed; the last good CRL stays in use.",
+            registry=r)
         self.build = Info("porthub_build", "The porthub version.", registry=r)
         self.build.info({"version": __version__})
         self.peer_up = Gauge("porthub_peer_up",

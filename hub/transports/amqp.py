@@ -22,6 +22,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import re
 import ssl
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -81,6 +82,10 @@ class AmqpSettings(TransportSettings):
     blocked_timeout: float = 60.0
     max_in_flight: int = 256
     tls: AmqpTls | None = None
+    # "password": PLAIN login with username and password. "certificate": RabbitMQ's EXTERNAL
+    # mechanism (plugin rabbitmq_auth_mechanism_ssl): the broker takes the user name from the
+    # TLS client certificate and asks for no password.
+    login: Literal["password", "certificate"] = "password"
     declare: bool = True  # inbox only: declare the exchanges and queues; an outlet never declares
 
     @model_validator(mode="before")
@@ -134,6 +139,25 @@ class AmqpSettings(TransportSettings):
                              f"'amq.' (reserved by RabbitMQ), got {value!r}")
         return value
 
+    @field_validator("login")
+    @classmethod
+    def _check_login(cls, value: str, info: Any) -> str:
+        if value != "certificate" or "url" not in info.data:
+            return value  # a bad url is explained by its own validator
+        if urlsplit(info.data["url"]).scheme != "amqps":
+            raise ValueError("login certificate needs an amqps:// url: the broker reads the "
+                             "user name from the TLS client certificate")
+        tls = info.data.get("tls")
+        if tls is None or tls.cert is None:
+            raise ValueError("login certificate needs tls.cert and tls.key: the client "
+                             "certificate is the login")
+        if urlsplit(info.data["url"]).username or info.data.get("username"):
+            raise ValueError("login certificate takes the user name from the certificate (its "
+                             "common name, the hub id): remove username and the url's user@")
+        if info.data.get("password") is not None:
+            raise ValueError("login certificate uses no password: remove password")
+        return value
+
     @field_validator("prefetch")
     @classmethod
     def _check_prefetch(cls, value: int) -> int:
@@ -174,9 +198,10 @@ class AmqpSettings(TransportSettings):
         if url_user and self.username and url_user != self.username:
             raise ValueError(f"username {self.username!r} differs from the url's user "
                              f"{url_user!r}: give it in one place")
-        if not (url_user or self.username):
-            raise ValueError("username is missing: give username, or user@ in the url")
-        if self.password is None:
+        if self.login == "password" and not (url_user or self.username):
+            raise ValueError("username is missing: give username, or user@ in the url (or "
+                             "login: certificate)")
+        if self.login == "password" and self.password is None:
             raise ValueError("password is missing: give password as {env: NAME} or {file: PATH}")
         if self.tls is not None and parts.scheme != "amqps":
             raise ValueError("tls options need an amqps:// url")
@@ -207,9 +232,11 @@ class AmqpSettings(TransportSettings):
         return urlsplit(self.url).scheme == "amqps"
 
     def where(self) -> str:
-        """``amqp://user@host:port/vhost``: for logs and errors, never with the password."""
+        """``amqp://user@host:port/vhost``: for logs and errors, never with the password. With
+        login by certificate there is no user here: the broker takes it from the certificate."""
         scheme = "amqps" if self.uses_tls else "amqp"
-        return f"{scheme}://{self.user}@{self.host}:{self.port}/{quote(self.virtual_host, safe='')}"
+        user = f"{self.user}@" if self.user else ""
+        return f"{scheme}://{user}{self.host}:{self.port}/{quote(self.virtual_host, safe='')}"
 
 
 def ssl_context(settings: AmqpSettings) -> ssl.SSLContext:
@@ -230,17 +257,23 @@ def ssl_context(settings: AmqpSettings) -> ssl.SSLContext:
     return context
 
 
+def credentials(settings: AmqpSettings) -> Any:
+    """pika's credentials: EXTERNAL (the client certificate) or PLAIN (user and password)."""
+    if settings.login == "certificate":
+        return pika.credentials.ExternalCredentials()
+    assert settings.password is not None  # the settings validator makes sure of it
+    return pika.PlainCredentials(settings.user, settings.password.resolve().get_secret_value())
+
+
 def connection_parameters(settings: AmqpSettings, name: str) -> pika.ConnectionParameters:
     """pika's parameters for one connection called ``name`` (shown in the management UI)."""
-    assert settings.password is not None  # the settings validator makes sure of it
     ssl_options = (pika.SSLOptions(ssl_context(settings), server_hostname=settings.host)
                    if settings.uses_tls else None)
     return pika.ConnectionParameters(
         host=settings.host,
         port=settings.port,
         virtual_host=settings.virtual_host,
-        credentials=pika.PlainCredentials(settings.user,
-                                          settings.password.resolve().get_secret_value()),
+        credentials=credentials(settings),
         heartbeat=settings.heartbeat,
         # pika aborts a connection blocked (memory or disk alarm) for longer than this; a
         # blocked broker no longer reads the socket, so a graceful close could not finish.
@@ -255,6 +288,42 @@ def connection_parameters(settings: AmqpSettings, name: str) -> pika.ConnectionP
         # TCP_NODELAY needs no option: pika sets it on every socket it opens, so small frames
         # (confirms, acks) are not held back by Nagle's algorithm.
     )
+
+
+# What the broker's TLS alerts mean for the operator. With TLS 1.3 the server checks the client's
+# certificate after the client has finished its handshake, so its refusal only arrives as an
+# alert on the first read: pika then reports a stream lost during the AMQP handshake, with
+# Python's SSLError text inside.
+_TLS_ALERT = re.compile(r"\[SSL: (?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)\]")
+_TLS_ALERTS = {
+    "CERTIFICATE_REQUIRED": "it requires a client certificate and none was given: set tls.cert "
+                            "and tls.key",
+    "CERTIFICATE_EXPIRED": "the client certificate {cert} has expired (or is not yet valid): "
+                           "install the renewed one",
+    "UNKNOWN_CA": "the client certificate {cert} is not from a CA the broker trusts: use the "
+                  "certificate issued by the consortium CA",
+    "BAD_CERTIFICATE": "it found the client certificate {cert} invalid",
+    "CERTIFICATE_REVOKED": "the client certificate {cert} is revoked",
+    "UNSUPPORTED_CERTIFICATE": "it cannot use the client certificate {cert}",
+}
+
+
+def _tls_problem(settings: AmqpSettings, text: str) -> str | None:
+    """Words for a TLS failure found in ``text`` (an SSLError as pika passes it on), or None."""
+    tls = settings.tls or AmqpTls()
+    alert = _TLS_ALERT.search(text)
+    if alert:
+        name = alert.group(1)
+        meaning = _TLS_ALERTS.get(name, "alert " + name.replace("_", " ").lower())
+        return f"the broker refused the TLS connection: {meaning.format(cert=tls.cert)}"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        detail = text.partition("certificate verify failed: ")[2].partition(" (_ssl")[0]
+        return (f"the broker's certificate is not trusted ({detail or 'verify failed'}): "
+                f"check tls.ca ({tls.ca or 'the system CAs'}) and the broker's name "
+                f"{settings.host!r}")
+    if "WRONG_VERSION_NUMBER" in text:
+        return "no TLS answer on this port: is it the broker's plain AMQP port? (amqps://)"
+    return None
 
 
 class _Gone(Exception):
@@ -315,6 +384,12 @@ class _Link:
         """Why a connection or channel went, in words a sysadmin can act on."""
         s = self.settings
         cause = _innermost(cause)
+        tls_problem = _tls_problem(s, str(cause)) if s.uses_tls else None
+        if tls_problem:
+            return tls_problem
+        if isinstance(cause, pe.AuthenticationError) and s.login == "certificate":
+            return ("the broker does not offer login by certificate (SASL EXTERNAL): enable the "
+                    "rabbitmq_auth_mechanism_ssl plugin and auth_mechanisms EXTERNAL on it")
         if isinstance(cause, OSError):
             return f"cannot connect: {cause.strerror or cause}"
         if isinstance(cause, (AMQPConnectorStackTimeout, pe.ConnectionOpenAborted)):
@@ -324,9 +399,15 @@ class _Link:
             return ("the connection dropped during the AMQP handshake (not an AMQP port, or a TLS "
                     "port reached with amqp://?)")
         if isinstance(cause, pe.ProbableAuthenticationError):
+            if s.login == "certificate":
+                return (f"login by the client certificate {s.tls and s.tls.cert} refused: the "
+                        "broker needs a user named as the certificate's common name (the hub "
+                        "id)")
             return f"login refused for user {s.user!r}: check username and password"
         if isinstance(cause, pe.ProbableAccessDeniedError):
-            return f"user {s.user!r} may not use vhost {s.virtual_host!r}"
+            who = (f"the user of client certificate {s.tls and s.tls.cert}"
+                   if s.login == "certificate" else f"user {s.user!r}")
+            return f"{who} may not use vhost {s.virtual_host!r}"
         if isinstance(cause, pe.ConnectionBlockedTimeout):
             return (f"the broker blocked publishing ({self.blocked or 'resource alarm'}) for more "
                     f"than {s.blocked_timeout:g} s; the connection was dropped")
@@ -353,7 +434,7 @@ class _Link:
         """Connect and open the channel, or raise ``NotConnected``."""
         loop = asyncio.get_running_loop()
         params = connection_parameters(self.settings, self.name)
-        self._secret = params.credentials.password
+        self._secret = getattr(params.credentials, "password", "")
         opened = self._future()
         self._closed = loop.create_future()
         self.connection = AsyncioConnection(

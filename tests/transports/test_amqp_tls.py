@@ -1,0 +1,261 @@
+"""The AMQP transport over TLS against a private RabbitMQ node (tests/support/rabbitnode.py)
+with the TLS listener of docs/rabbitmq.md: client certificates from the consortium CA required,
+login by password or by the certificate (EXTERNAL).
+
+One node serves the whole session. Each test uses hub ids or a vhost of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+
+from hub.errors import NotAcknowledged, NotConnected
+from hub.transports import amqp
+from tests.core.bodies import status
+from tests.security_fixtures import PKIWorld
+from tests.support.aio import run, wait_until
+from tests.support.network import Network
+from tests.support.rabbitnode import PASSWORD, USER, RabbitNode, rabbit_node
+from tests.transports.conformance import _connect, _one_message_crosses
+
+pytestmark = pytest.mark.rabbitmq
+__all__ = ["rabbit_node"]  # the fixture, imported so that pytest finds it here
+
+
+def tls_fields(node: RabbitNode, pki_world: PKIWorld, client: str | None,
+               **fields: object) -> dict[str, object]:
+    """Settings for amqps to the node's TLS port, trusting its CA, presenting the certificate
+    of ``client`` (a name in ``pki_world``, or None for no certificate); as guest unless
+    ``fields`` say otherwise."""
+    assert node.tls is not None
+    tls = {"ca": str(node.tls.broker_ca)}
+    if client is not None:
+        tls["cert"], tls["key"] = map(str, pki_world.paths(client))
+    base: dict[str, object] = {"url": f"amqps://{USER}@{node.host}:{node.tls_port}/",
+                               "password": {"value": PASSWORD}}
+    if fields.get("login") == "certificate":
+        base = {"url": f"amqps://{node.host}:{node.tls_port}/"}
+    return {"kind": "amqp", **base, "tls": tls, "connect_timeout": 5.0, **fields}
+
+
+def tls_settings(node: RabbitNode, pki_world: PKIWorld, client: str | None,
+                 **fields: object) -> amqp.AmqpSettings:
+    return amqp.AmqpSettings(**tls_fields(node, pki_world, client, **fields))
+
+
+def test_message_crosses_over_mutual_tls(rabbit_node: RabbitNode, pki_world: PKIWorld) -> None:
+    """Given the TLS listener requiring a consortium client certificate, baku's inbox (baku's
+    certificate) and aktau's outlet (aktau's Ed25519 certificate) connect over amqps and a
+    message written by the outlet is read by the inbox."""
+    hub = f"tls{uuid.uuid4().hex[:6]}"
+
+    inbox = amqp.KIND.inbox(tls_settings(rabbit_node, pki_world, "baku"), hub)
+    outlet = amqp.KIND.outlet(tls_settings(rabbit_node, pki_world, "aktau"), hub, "aktau")
+    assert outlet.describe().startswith(f"amqps://guest@127.0.0.1:{rabbit_node.tls_port}/")
+    run(_one_message_crosses(inbox, outlet, b"over tls"))
+
+
+@pytest.mark.parametrize(("client", "says", "broker_log"), [
+    (None, "it requires a client certificate and none was given: set tls.cert and tls.key",
+     "Certificate required"),
+    ("aktau-expired", "has expired (or is not yet valid): install the renewed one",
+     "Certificate Expired"),
+    ("aktau-other-ca", "is not from a CA the broker trusts", "Unknown CA"),
+])
+def test_refused_client_certificate_is_explained(rabbit_node: RabbitNode, pki_world: PKIWorld,
+                                                 client: str | None, says: str,
+                                                 broker_log: str) -> None:
+    """Given no client certificate, an expired one, or one from another CA with the consortium
+    CA's name, connect() raises NotConnected naming the broker, what it refused and the
+    certificate file; the broker's log names the same reason."""
+    settings = tls_settings(rabbit_node, pki_world, client)
+
+    async def scenario() -> str:
+        outlet = amqp.KIND.outlet(settings, "baku", "aktau")
+        with pytest.raises(NotConnected) as caught:
+            await outlet.connect()
+        await outlet.close()
+        return str(caught.value)
+
+    error = run(scenario())
+    assert error.startswith(f"amqp amqps://guest@127.0.0.1:{rabbit_node.tls_port}/%2F exchange "
+                            "porthub.baku.inbox: the broker refused the TLS connection: ")
+    assert says in error
+    if client is not None:
+        assert str(pki_world.paths(client)[0]) in error
+    rabbit_node.wait_for_log(f"SERVER ALERT: Fatal - {broker_log}")
+
+
+def test_untrusted_broker_and_plain_port_are_explained(rabbit_node: RabbitNode,
+                                                       pki_world: PKIWorld) -> None:
+    """Given the consortium CA as tls.ca (it did not sign the broker's certificate), or the
+    node's plain AMQP port behind an amqps url, connect() says which, not just 'SSL error'."""
+    cert, key = pki_world.paths("aktau")
+    untrusted = tls_settings(rabbit_node, pki_world, "aktau",
+                             tls={"ca": pki_world.ca_dir / "ca.crt", "cert": cert, "key": key})
+    plain = tls_settings(rabbit_node, pki_world, "aktau",
+                         url=f"amqps://{USER}@{rabbit_node.host}:{rabbit_node.amqp_port}/")
+
+    async def scenario() -> list[str]:
+        errors = []
+        for settings in (untrusted, plain):
+            outlet = amqp.KIND.outlet(settings, "baku", "aktau")
+            with pytest.raises(NotConnected) as caught:
+                await outlet.connect()
+            await outlet.close()
+            errors.append(str(caught.value))
+        return errors
+
+    untrusted_error, plain_error = run(scenario())
+    assert "the broker's certificate is not trusted (unable to get local issuer certificate)" \
+        in untrusted_error
+    assert "no TLS answer on this port" in plain_error
+
+
+# -- login by certificate (EXTERNAL) ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def external_vhost(rabbit_node: RabbitNode, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[str]:
+    """A vhost on the node with the users of docs/rabbitmq.md for login by certificate:
+    ``baku`` (the hub: its three names) and ``aktau`` (a peer: write to the inbox exchange
+    only), both without a password, so that they can log in by certificate only."""
+    vhost = f"porthub-{uuid.uuid4().hex[:6]}"
+    own = r"^porthub\.baku\.(inbox|dlx|dead)$"
+    permissions = {"baku": (own, own, own), "aktau": ("^$", r"^porthub\.baku\.inbox$", "^$")}
+    # One import instead of seven rabbitmqctl calls of about a second each.
+    definitions = {
+        "users": [{"name": user, "password_hash": "", "tags": []} for user in permissions],
+        "vhosts": [{"name": vhost}],
+        "permissions": [{"user": user, "vhost": vhost, "configure": c, "write": w, "read": r}
+                        for user, (c, w, r) in permissions.items()],
+    }
+    path = tmp_path_factory.mktemp("definitions") / "definitions.json"
+    path.write_text(json.dumps(definitions), encoding="utf-8")
+    rabbit_node.rabbitmqctl("import_definitions", str(path))
+    try:
+        yield vhost
+    finally:
+        # The users stay, with no permission left anywhere; the node ends with the session.
+        rabbit_node.rabbitmqctl("delete_vhost", vhost)
+
+
+def test_login_by_certificate_with_least_privilege(rabbit_node: RabbitNode, pki_world: PKIWorld,
+                                                   external_vhost: str) -> None:
+    """Given login: certificate, baku's inbox logs in as 'baku' and aktau's outlet as 'aktau'
+    with no password (the broker takes the user from the certificate's CN); aktau delivers, but
+    can neither write to baku's dead-letter exchange nor read baku's inbox; kuryk's valid
+    certificate, with no user on the broker, is refused with a sentence saying so."""
+
+    def settings(client: str, **fields: object) -> amqp.AmqpSettings:
+        return tls_settings(rabbit_node, pki_world, client, login="certificate",
+                            vhost=external_vhost, **fields)
+
+    async def scenario() -> None:
+        inbox = amqp.KIND.inbox(settings("baku"), "baku")
+        outlet = amqp.KIND.outlet(settings("aktau"), "baku", "aktau")
+        assert outlet.describe() == (f"amqps://127.0.0.1:{rabbit_node.tls_port}/"
+                                     f"{external_vhost} exchange porthub.baku.inbox")
+        await _one_message_crosses(inbox, outlet, b"by certificate")
+
+        to_dlx = amqp.KIND.outlet(settings("aktau", exchange="porthub.baku.dlx"), "baku",
+                                  "aktau")
+        await _connect(to_dlx)
+        with pytest.raises(NotAcknowledged, match="403 ACCESS_REFUSED"):
+            await to_dlx.write(b"sneaky", "ext-2")
+        await to_dlx.close()
+        reader = amqp.KIND.inbox(settings("aktau", declare=False), "baku")
+        with pytest.raises(NotConnected, match="403 ACCESS_REFUSED"):
+            await reader.connect()
+        await reader.close()
+
+        stranger = amqp.KIND.outlet(settings("kuryk"), "baku", "kuryk")
+        with pytest.raises(NotConnected, match="login by the client certificate .*kuryk.crt "
+                                               "refused: the broker needs a user named as the "
+                                               "certificate's common name"):
+            await stranger.connect()
+        await stranger.close()
+
+    run(scenario())
+    rabbit_node.wait_for_log("EXTERNAL login refused: user 'kuryk'")
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"url": "amqp://h/"}, "login certificate needs an amqps:// url"),
+    ({"url": "amqps://h/"}, "login certificate needs tls.cert and tls.key"),
+    ({"url": "amqps://baku@h/", "tls": {"cert": "c.pem", "key": "k.pem"}},
+     "remove username and the url's user@"),
+    ({"url": "amqps://h/", "password": {"value": "pw"}, "tls": {"cert": "c.pem", "key": "k.pem"}},
+     "login certificate uses no password"),
+    ({"url": "amqps://h/", "login": "cert"}, "'password' or 'certificate'"),
+])
+def test_invalid_certificate_login_settings_are_explained(fields: dict, message: str) -> None:
+    fields.setdefault("login", "certificate")
+    with pytest.raises(Exception) as caught:
+        amqp.AmqpSettings(**fields)
+    assert message in str(caught.value)
+    assert caught.value.errors()[0]["loc"] == ("login",)  # type: ignore[attr-defined]
+
+
+# -- the hub: a refused certificate loses nothing ---------------------------------------------
+
+def test_refused_certificate_keeps_the_message_queued_until_fixed(
+        tmp_path: Path, rabbit_node: RabbitNode, pki_world: PKIWorld,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Given aktau's link to baku configured with its expired certificate, a message aktau
+    submits stays queued (not sent), and the log says the broker refused the expired
+    certificate; once the renewed certificate is configured and aktau restarted, the message
+    is delivered and receipted."""
+    caplog.set_level(logging.WARNING, logger="hub")
+    vhost = f"porthub-{uuid.uuid4().hex[:6]}"
+    rabbit_node.rabbitmqctl("add_vhost", vhost)
+    rabbit_node.rabbitmqctl("set_permissions", "-p", vhost, USER, ".*", ".*", ".*")
+
+    net = Network(tmp_path, ["aktau", "baku"], inbox_for=lambda hub_id: tls_fields(
+        rabbit_node, pki_world, hub_id, vhost=vhost, heartbeat=5))
+    config_path = net.sandbox.config_paths["aktau"]
+    good = config_path.read_text()
+
+    def use_certificate(name: str) -> None:
+        config = yaml.safe_load(good)
+        cert, key = pki_world.paths(name)
+        config["peers"]["baku"]["transport"]["tls"].update(cert=str(cert), key=str(key))
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    async def scenario() -> None:
+        use_certificate("aktau-expired")
+        await net.start()
+        try:
+            [message_id] = (await net.hubs["aktau"].submit(
+                "shipment.status", status(1), to="baku")).ids
+            link = net.hubs["aktau"].links["baku"]
+            await wait_until(lambda: "expired" in (link.last_error or ""), 10,
+                             what="aktau's link to report the refused certificate")
+            rows = await net.hubs["aktau"].message(message_id)
+            assert [r["state"] for r in rows if r["direction"] == "out"] == ["queued"]
+            assert net.delivered["baku"] == []
+
+            await net.stop("aktau")
+            use_certificate("aktau")
+            await net.start("aktau")
+            await net.wait_settled("aktau", [message_id], timeout=20)
+            assert [e.id for e in net.delivered["baku"]] == [message_id]
+        finally:
+            await net.stop()
+
+    try:
+        run(scenario(), timeout=60)
+    finally:
+        rabbit_node.rabbitmqctl("delete_vhost", vhost)
+    [logged] = [r.getMessage() for r in caplog.records if "link to baku cannot connect" in
+                r.getMessage()]
+    assert "the broker refused the TLS connection: the client certificate" in logged
+    assert "aktau-expired/aktau.crt has expired" in logged
+

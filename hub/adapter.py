@@ -14,6 +14,7 @@ file named after it, insert with it as the key, or pass it on as an idempotency 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from .envelope import Envelope
+from .errors import PermanentError, SubmitError
 
 if TYPE_CHECKING:
     from .core import Hub, Submitted
@@ -46,6 +48,18 @@ class Outcome:
     state: str
     reason: str | None
     at: float
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """One message for ``HubHandle.submit_many``: the arguments of ``submit``."""
+
+    type: str
+    body: Any
+    to: str | Sequence[str] | None = None
+    correlation_id: str | None = None
+    ttl: float | None = None
+    idempotency_key: str | None = None
 
 
 class HubHandle:
@@ -76,6 +90,29 @@ class HubHandle:
                                       ttl=ttl, idempotency_key=idempotency_key,
                                       source=self.name)
 
+    async def submit_many(self, requests: Sequence[SubmitRequest]
+                          ) -> list["Submitted | SubmitError"]:
+        """Submit several messages at once (every file of one look at a hot folder, say):
+        their store writes share the store's commits, where ``submit`` after ``submit``
+        waits for one commit each. Ids are assigned and messages queued in the order given,
+        so the messages of one correlation id keep their order.
+
+        Returns one result per request, in order: what ``submit`` returns, or the
+        ``SubmitError`` that refused that request (the others are submitted all the same).
+        Any other error is raised."""
+        async def one(request: SubmitRequest) -> "Submitted | SubmitError":
+            try:
+                return await self.submit(
+                    request.type, request.body, to=request.to,
+                    correlation_id=request.correlation_id, ttl=request.ttl,
+                    idempotency_key=request.idempotency_key)
+            except SubmitError as exc:
+                return exc
+
+        # Each submit signs and assigns its id before its first wait (the store write), and
+        # gather starts them in order: the ids and the outbox keep the order given.
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
     async def message(self, message_id: str) -> list[dict[str, Any]]:
         """The message's records (outgoing and/or incoming) with their history."""
         return await self._hub.message(message_id)
@@ -103,8 +140,6 @@ class Adapter:
 
     async def deliver(self, envelope: Envelope) -> None:
         """The output side: hand ``envelope`` to the local system, idempotently by its id."""
-        from .errors import PermanentError
-
         raise PermanentError(f"adapter {self.name!r} does not take inbound messages")
 
     async def check(self) -> list[str]:

@@ -5,9 +5,9 @@ outbox row). One parser, so the three say the same thing about the same mistake.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Mapping
 
+from hub.adapter import SubmitRequest
 from hub.errors import PermanentError
 
 FIELDS = ("type", "body", "to", "correlation_id", "ttl")
@@ -17,13 +17,9 @@ class InvalidSubmission(PermanentError):
     """The content cannot become a message; ``str()`` is one sentence naming the field."""
 
 
-@dataclass(frozen=True)
-class Submission:
-    type: str
-    body: Any
-    to: str | list[str] | None = None
-    correlation_id: str | None = None
-    ttl: float | None = None
+# One message to submit, as the hub takes it; the idempotency key is the adapter's to add
+# (``dataclasses.replace``), from where the content came from.
+Submission = SubmitRequest
 
 
 def parse_submission(data: Any, *, allowed: tuple[str, ...] = FIELDS) -> Submission:

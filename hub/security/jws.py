@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature, encode_dss_signature)
 
+from .. import jsontext
 from ..errors import Rejected
 
 EDDSA = "EdDSA"
@@ -36,7 +37,6 @@ _REFUSED_PARAMS = ("crit", "b64", "jku", "x5u", "jwk")
 
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _B64STD = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _P256_BYTES = 32
 _SIGNATURE_BYTES = 64  # Ed25519, and ES256 as r || s of 32 bytes each
 
@@ -87,53 +87,17 @@ def _b64std_decode(text: Any, what: str) -> bytes:
     return data
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        names = [name for name, _ in pairs]
-        dup = next(n for n in names if names.count(n) > 1)
-        raise ValueError(f"duplicate member {dup!r}")
-    return result
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 def strict_json(data: bytes, what: str) -> Any:
     """UTF-8 JSON without duplicate member names, NaN/Infinity or lone surrogates, else
-    ``malformed``.
+    ``malformed`` (``hub.jsontext``).
 
     Duplicate names are refused because JSON parsers disagree on which one wins: a receiver
-    must not read a different header or envelope than another implementation would. An
-    escaped lone surrogate (``"\\ud800"``) is valid JSON but not Unicode text: it cannot be
-    stored or written as UTF-8 again.
+    must not read a different header or envelope than another implementation would.
     """
     try:
-        text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return jsontext.loads(data)
+    except ValueError as exc:  # UnicodeDecodeError included
         raise Rejected("malformed", f"{what} is not strict UTF-8 JSON: {exc}") from None
-    if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(value):
-        raise Rejected("malformed", f"{what} holds an escaped lone surrogate, not Unicode text")
-    return value
-
-
-def _holds_lone_surrogate(value: Any) -> bool:
-    pending = [value]
-    while pending:  # no recursion: the JSON may be nested as deep as the parser allowed
-        item = pending.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item)
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
 
 
 def algorithm_of(key: Any) -> str:

@@ -8,9 +8,9 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from hub import plugins
-from hub.adapter import Adapter, AdapterConfig
+from hub.adapter import Adapter, AdapterConfig, HubHandle, SubmitRequest
 from hub.config import validate_config
-from hub.errors import ConfigError, PermanentError
+from hub.errors import ConfigError, PermanentError, SubmitError
 from tests.core.bodies import DECISION, STATUS
 from tests.support.aio import run, wait_until
 from tests.support.network import Network
@@ -87,6 +87,41 @@ def test_inbound_messages_go_to_the_adapter_that_receives_their_type(tmp_path) -
             assert RECORDED["baku:tos"] == status.ids
             await wait_until(lambda: RECORDED.get("aktau:agent:outcomes"), 5)
             assert RECORDED["aktau:agent:outcomes"] == [(status.ids[0], "delivered", None)]
+        finally:
+            await net.stop()
+
+    run(scenario())
+
+
+def test_submit_many_keeps_the_order_shares_commits_and_refuses_one_alone(tmp_path) -> None:
+    """Given 200 statuses of one correlation id submitted at once with a bad one among them,
+    the bad one alone is refused with its SubmitError, the others are queued in the order
+    given (their ids increase in that order), sharing commits (the store's writer commits
+    whatever waits while it commits, so how many share one depends on the disk), and a
+    repeated idempotency key gets the first submission's ids."""
+    net = Network(tmp_path, ["aktau", "baku"])
+
+    def request(n: int, **changes) -> SubmitRequest:
+        return SubmitRequest(**{"type": "shipment.status", "body": {**STATUS, "note": f"{n}"},
+                                "to": "baku", "correlation_id": "AKTBAK250001",
+                                "idempotency_key": f"file-{n}", **changes})
+
+    async def scenario() -> None:
+        await net.start("aktau")
+        try:
+            hub = net.hubs["aktau"]
+            handle = HubHandle(hub, "agent")
+            requests = [request(n) for n in range(200)]
+            requests[50] = request(50, type="shipment.statut")
+            commits = hub.store.commits
+            results = await handle.submit_many(requests)
+            assert hub.store.commits - commits <= 150, hub.store.commits - commits
+            assert isinstance(results[50], SubmitError) and "Did you mean" in str(results[50])
+            ids = [r.ids[0] for n, r in enumerate(results) if n != 50]
+            assert ids == sorted(ids) and len(set(ids)) == 199
+            again = await handle.submit_many([request(7), request(200)])
+            assert again[0].ids == results[7].ids and again[1].ids[0] > ids[-1]
+            assert await hub.store.count_outgoing("queued") == {"baku": 200}
         finally:
             await net.stop()
 

@@ -10,6 +10,8 @@ Points:
 
 * ``after_inbox_commit``: an inbound message is committed to the store (or found to be a
   duplicate), and neither its broker acknowledgement nor its receipt has been sent.
+* ``after_intake_commit``: filedrop submitted a batch of files and their messages are
+  committed to the outbox, and no outcome file is written, no file moved out of processing/.
 """
 
 from __future__ import annotations

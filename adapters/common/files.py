@@ -49,12 +49,26 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def rename(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target`` (same file system) and make the move durable."""
-    os.rename(source, target)
-    fsync_dir(target.parent)
-    if source.parent != target.parent:
-        fsync_dir(source.parent)
+def rename_all(moves: list[tuple[Path, Path]], *, missing_ok: bool = False
+               ) -> list[tuple[Path, Path]]:
+    """Move each ``(source, target)`` (same file system), in order, and make the moves
+    durable with one fsync per folder involved, not one per file. With ``missing_ok`` a
+    source that is gone is passed over. Returns the moves made; an error stops the moves,
+    and those made before it are made durable all the same."""
+    done: list[tuple[Path, Path]] = []
+    try:
+        for source, target in moves:
+            try:
+                os.rename(source, target)
+            except FileNotFoundError:
+                if not missing_ok:
+                    raise
+                continue
+            done.append((source, target))
+    finally:
+        for folder in dict.fromkeys(p.parent for move in done for p in move):
+            fsync_dir(folder)
+    return done
 
 
 def free_name(folder: Path, name: str, limit: int = 10_000) -> Path:

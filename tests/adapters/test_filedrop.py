@@ -20,11 +20,16 @@ from adapters.filedrop.outbound import write_message
 from hub.config import load_config
 from hub.envelope import Envelope, utc
 from hub.errors import ConfigError, PermanentError, TransientError
+from hub.failpoints import KILLED
 from hub.ids import new_message_id
+from hub.sandbox import build_sandbox
 from tests.adapters.conformance import (RECEIVER, SENDER, Conformance, Harness, check_sample,
                                         errors, running, wait_taken)
 from tests.core.bodies import STATUS, status
+from tests.support import hotfolders
 from tests.support.aio import run, wait_until
+from tests.support.hubproc import HubProcess, store_query
+from tests.support.mosquitto import mosquitto_factory  # noqa: F401 - a fixture
 
 FAST = {"poll_interval": "50ms", "settle_time": "200ms"}
 
@@ -494,3 +499,67 @@ def test_a_body_the_codec_cannot_write_is_dead_lettered_with_its_sentence(
             await net.stop()
 
     run(scenario())
+
+
+# -- a real crash between the commit and the move (porthub run processes) -----------------------
+@pytest.mark.mosquitto
+def test_killed_between_commit_and_move_sends_each_file_once(tmp_path: Path,
+                                                             mosquitto_factory) -> None:
+    """Given 120 files -- three bad ones among them -- in aktau's hot folder, when aktau (a
+    ``porthub run`` process) dies right after its first batch of messages is committed and
+    before any file left processing/ (the failpoint ``after_intake_commit``), then after a
+    restart: every good file is in done/ once, its outcome file names the message of the first
+    run and says delivered; aktau's outbox holds one message per good file; baku's hot folder
+    holds each once; each bad file is in failed/ with its reason."""
+    broker = mosquitto_factory()
+    sandbox = build_sandbox(tmp_path, [SENDER, RECEIVER], lambda hub_id: {
+        "kind": "mqtt", "host": broker.host, "port": broker.port, "keepalive": 5},
+        extra={"retry": {"receipt_timeout": "1s", "maximum": "3s"}})
+    hotfolders.add_filedrop(sandbox, tmp_path, poll_interval=0.05)
+    hubs = {h: HubProcess(p) for h, p in sandbox.config_paths.items()}
+    good = [f"m{n:03d}.json" for n in range(117)]
+    bad = {"broken.json": b'{"type": "shipment.status", "body": {',
+           "unknown.json": json.dumps({**status_file(0), "type": "shipment.statut"}).encode(),
+           "invalid.json": json.dumps({**status_file(0), "body": {**STATUS, "container": 42}})
+           .encode()}
+    for n, name in enumerate(good):
+        hotfolders.drop(tmp_path, SENDER, name, {**status_file(n), "body": {**STATUS, "note": name}})
+    inbox = tmp_path / SENDER / "files" / "in"
+    for name, data in bad.items():
+        drop(inbox, name, data)
+    aktau = hubs[SENDER]
+    try:
+        hotfolders.start(hubs, RECEIVER)
+        aktau.start(failpoints="after_intake_commit=1")
+        assert aktau.wait_exit() == KILLED
+        committed = {row[0] for row in store_query(aktau.db, "SELECT id FROM messages"
+                                                             " WHERE direction = 'out'")}
+        assert len(committed) == len(good)  # all in the first batch, all committed
+        assert sorted(os.listdir(inbox / "processing")) == sorted([*good, *bad])
+        assert os.listdir(inbox / "done") == [] and os.listdir(inbox / "failed") == []
+
+        aktau.start()
+        done, outbox = inbox / "done", tmp_path / RECEIVER / "files" / "out"
+
+        def settled() -> bool:
+            states = [(read_outcome(done / f"{n}.outcome.json") or {}).get("state")
+                      for n in good]
+            return states == ["delivered"] * len(good) and len(visible(outbox)) == len(good)
+
+        hotfolders.wait_for(settled, 60, "every good file delivered", hubs.values())
+        assert visible(done) == sorted([*good, *(f"{n}.outcome.json" for n in good)])
+        named = {read_outcome(done / f"{n}.outcome.json")["messages"][0]["id"] for n in good}
+        assert named == committed
+        assert store_query(aktau.db, "SELECT COUNT(*) FROM messages WHERE direction = 'out'"
+                           ) == [(len(good),)]
+        notes = sorted(json.loads((outbox / f).read_bytes())["body"]["note"]
+                       for f in visible(outbox))
+        assert notes == sorted(good)
+        reasons = {n: read_outcome(inbox / "failed" / f"{n}.outcome.json")["reason"]
+                   for n in bad}
+        assert reasons == {"broken.json": "invalid_content", "unknown.json": "refused",
+                           "invalid.json": "refused"}
+        assert os.listdir(inbox / "processing") == []
+    finally:
+        for hub in hubs.values():
+            hub.__exit__(None, None, None)

@@ -151,8 +151,10 @@ def test_login_by_certificate_with_least_privilege(rabbit_node: RabbitNode, pki_
                                                    external_vhost: str) -> None:
     """Given login: certificate, baku's inbox logs in as 'baku' and aktau's outlet as 'aktau'
     with no password (the broker takes the user from the certificate's CN); aktau delivers, but
-    can neither write to baku's dead-letter exchange nor read baku's inbox; kuryk's valid
-    certificate, with no user on the broker, is refused with a sentence saying so."""
+    cannot write to baku's dead-letter exchange, gets a message with another routing key
+    returned, cannot read baku's inbox nor declare a queue of its own, and no password logs in
+    as aktau; kuryk's valid certificate, with no user on the broker, is refused with a sentence
+    saying so, as is certificate login where the broker does not offer EXTERNAL."""
 
     def settings(client: str, **fields: object) -> amqp.AmqpSettings:
         return tls_settings(rabbit_node, pki_world, client, login="certificate",
@@ -171,10 +173,34 @@ def test_login_by_certificate_with_least_privilege(rabbit_node: RabbitNode, pki_
         with pytest.raises(NotAcknowledged, match="403 ACCESS_REFUSED"):
             await to_dlx.write(b"sneaky", "ext-2")
         await to_dlx.close()
+        other_key = amqp.KIND.outlet(settings("aktau", exchange="porthub.baku.inbox"), "kuryk",
+                                     "aktau")  # routing key kuryk: no queue bound for it
+        await _connect(other_key)
+        with pytest.raises(NotAcknowledged, match="unroutable"):
+            await other_key.write(b"elsewhere", "ext-3")
+        await other_key.close()
         reader = amqp.KIND.inbox(settings("aktau", declare=False), "baku")
         with pytest.raises(NotConnected, match="403 ACCESS_REFUSED"):
             await reader.connect()
         await reader.close()
+        own_queue = amqp.KIND.inbox(settings("aktau"), "aktau")  # to bind and siphon
+        with pytest.raises(NotConnected, match="403 ACCESS_REFUSED"):
+            await own_queue.connect()
+        await own_queue.close()
+
+        # The peers' users have no password: no password logs in as one of them.
+        by_password = amqp.KIND.outlet(amqp.AmqpSettings(
+            url=f"amqp://aktau@{rabbit_node.host}:{rabbit_node.amqp_port}/{external_vhost}",
+            password={"value": "guessed"}, connect_timeout=5.0), "baku", "aktau")
+        with pytest.raises(NotConnected, match="login refused for user 'aktau'"):
+            await by_password.connect()
+        await by_password.close()
+        # The broker offers EXTERNAL only on a TLS connection with a client certificate.
+        not_offered = amqp.KIND.outlet(settings("aktau").model_copy(update={
+            "url": f"amqp://{rabbit_node.host}:{rabbit_node.amqp_port}/"}), "baku", "aktau")
+        with pytest.raises(NotConnected, match="does not offer login by certificate"):
+            await not_offered.connect()
+        await not_offered.close()
 
         stranger = amqp.KIND.outlet(settings("kuryk"), "baku", "kuryk")
         with pytest.raises(NotConnected, match="login by the client certificate .*kuryk.crt "

@@ -12,7 +12,7 @@ import fastjsonschema
 import jsonschema
 from referencing import Registry, Resource
 
-from . import identifiers
+from . import identifiers, jsontext
 from .errors import SubmitError
 from .names import did_you_mean
 
@@ -71,6 +71,11 @@ class Schemas:
         validator = self._validators.get(type_name)
         if validator is None:
             return f"no schema for type {type_name!r}"
+        # JSON Schema compares NaN with nothing, so it passes every bound; a body that is not
+        # JSON text could be signed, but no peer could read it (or the store take it).
+        not_json = jsontext.problem(body)
+        if not_json:
+            return f"(body): {not_json}"
         try:
             self._fast[type_name](body)
             return None

@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hub import jsontext
+
 from . import CodecError, Context, Decoded, check_body, put
 from .xmldoc import Writer, identifier, read
 
@@ -88,8 +90,8 @@ def _from_xml(data: bytes) -> tuple[dict[str, Any], str]:
 
 def _from_json(data: bytes) -> tuple[dict[str, Any], str]:
     try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = jsontext.loads(data)
+    except ValueError as error:  # also NaN, a duplicate key, a lone surrogate, too deep
         where = (f" at line {error.lineno}, column {error.colno}"
                  if isinstance(error, json.JSONDecodeError) else "")
         raise CodecError(f"The JSON document cannot be read{where}: "

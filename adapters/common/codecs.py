@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from hub import jsontext
 from hub.envelope import Envelope
 from hub.errors import PermanentError
 from hub.names import did_you_mean
@@ -42,12 +43,14 @@ FORMS = {"smgs-xml": ("xml", "application/xml"), "customs-decision-xml": ("xml",
 def decode_envelope_json(data: bytes) -> list[Submission]:
     """One UTF-8 JSON object: ``{"type", "to"?, "correlation_id"?, "ttl"?, "body"}``."""
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = jsontext.loads(data)
     except UnicodeDecodeError as exc:
         raise InvalidSubmission(f"not UTF-8 text: byte {exc.start} is invalid") from None
     except json.JSONDecodeError as exc:
         raise InvalidSubmission(f"not valid JSON: {exc.msg} at line {exc.lineno} "
                                 f"column {exc.colno}") from None
+    except ValueError as exc:  # NaN, a duplicate member, a lone surrogate, too deep
+        raise InvalidSubmission(f"not valid JSON: {exc}") from None
     return [parse_submission(document)]
 
 

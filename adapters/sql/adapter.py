@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hub import jsontext
 from hub.adapter import Adapter, HubHandle
 from hub.envelope import Envelope, format_time
 from hub.errors import SubmitError
@@ -41,7 +42,7 @@ def submission_of(row: dict[str, Any]) -> Submission:
         body = bytes(body).decode("utf-8", "replace")
     if isinstance(body, str):
         try:
-            data["body"] = json.loads(body)
+            data["body"] = jsontext.loads(body)
         except ValueError as exc:
             raise InvalidSubmission(f"body is not valid JSON: {exc}") from None
     if isinstance(data.get("to"), str) and "," in data["to"]:

@@ -141,6 +141,14 @@ def test_an_external_entity_is_refused() -> None:
         get("customs-decision-xml").decode(document)
 
 
+@pytest.mark.parametrize("document", [b'{"declaration": ' + b"[" * 100_000,
+                                      b'{"declaration": NaN}', b'{"declaration": "\\ud800"}'],
+                         ids=["deep", "NaN", "lone surrogate"])
+def test_json_that_python_reads_but_is_no_json_text_is_a_codec_error(document: bytes) -> None:
+    """Found by fuzzing: deep nesting raised RecursionError out of the JSON codec."""
+    assert "The JSON document cannot be read" in refusal("customs-decision-json", document)
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("codec_name", "type_name", "body", "message"), [

@@ -188,10 +188,18 @@ class RabbitNode:
         if self.process is None:
             return
         self._signal_group(signal.SIGKILL)
+        deadline = time.monotonic() + STOP_TIMEOUT
         try:
             self.process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"RabbitMQ node {self.name} survived SIGKILL") from None
+        # The start script is gone at once, the Erlang VM a moment later: until its listener
+        # is closed, a start() would take the dying node's port for the new node's.
+        while self._accepts_connections():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"RabbitMQ node {self.name} still listens on "
+                                   f"{self.host}:{self.amqp_port} after SIGKILL")
+            time.sleep(0.05)
 
     def pause(self) -> None:
         """SIGSTOP: the node keeps its sockets but stops answering."""

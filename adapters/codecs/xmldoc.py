@@ -8,6 +8,8 @@ attributes only, and every error names the element by its path.
 
 from __future__ import annotations
 
+import math
+import re
 import xml.etree.ElementTree as ET
 from typing import Iterable
 
@@ -18,6 +20,7 @@ from hub import identifiers
 
 from . import CodecError
 
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _IDENTIFIERS = {
     "container": (identifiers.is_container_number,
                   "an ISO 6346 container number with a valid check digit"),
@@ -76,11 +79,9 @@ class Reader:
         text = self.attribute(name)
         if text is None:
             return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise CodecError(f"{self.path}: attribute {name!r} is not a number: {text!r}.") \
-                from None
+        value = float(text) if _NUMBER.fullmatch(text) else math.nan
+        if not math.isfinite(value):  # float() also reads nan, inf, 1_000 and 1e400
+            raise CodecError(f"{self.path}: attribute {name!r} is not a number: {text!r}.")
         return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
     def only(self, elements: Iterable[str], attributes: Iterable[str] = ()) -> None:
@@ -107,6 +108,9 @@ def read(data: bytes, namespace: str, root: str) -> Reader:
     except LookupError as error:  # expat looks the declared encoding up in Python's codecs
         raise CodecError(f"The XML declaration names an encoding Python does not know: "
                          f"{error}.") from None
+    except ValueError as error:  # one expat cannot use: multi-byte (utf-7), or not text (idna)
+        raise CodecError(f"The XML declaration names an encoding the XML parser cannot "
+                         f"read: {error}.") from None
     except ET.ParseError as error:
         line, column = error.position
         raise CodecError(f"The XML document is not well-formed at line {line}, column "

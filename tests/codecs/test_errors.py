@@ -141,6 +141,23 @@ def test_an_external_entity_is_refused() -> None:
         get("customs-decision-xml").decode(document)
 
 
+@pytest.mark.parametrize("encoding", ["utf-7", "utf-32", "idna", "undefined"])
+def test_an_encoding_the_xml_parser_cannot_use_is_a_codec_error(encoding: str) -> None:
+    """Found by fuzzing: expat raised ValueError ("multi-byte encodings are not supported") or
+    UnicodeError for these declarations, not a CodecError."""
+    document = f'<?xml version="1.0" encoding="{encoding}"?><ConsignmentNote/>'.encode()
+    assert "encoding the XML parser cannot read" in refusal("smgs-xml", document)
+
+
+@pytest.mark.parametrize("weight", ["nan", "inf", "1e400", "1_000", "0x10"])
+def test_a_number_python_reads_but_json_does_not_carry_is_refused(weight: str) -> None:
+    """Found by fuzzing: float() read grossKg="nan" and the NaN passed the schema's bounds,
+    so a consignment note became a body no peer could parse."""
+    document = data("smgs_alat_samsun.xml").replace(b'grossKg="24310"',
+                                                     f'grossKg="{weight}"'.encode())
+    assert f"attribute 'grossKg' is not a number: '{weight}'" in refusal("smgs-xml", document)
+
+
 @pytest.mark.parametrize("document", [b'{"declaration": ' + b"[" * 100_000,
                                       b'{"declaration": NaN}', b'{"declaration": "\\ud800"}'],
                          ids=["deep", "NaN", "lone surrogate"])

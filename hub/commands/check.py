@@ -56,6 +56,9 @@ async def _check(config, identity, trust, connect: bool) -> int:
                         f"{exc.reason}: {exc.detail}")
     problems += _folder_problems(config.hub.data_dir)
     hub = Hub(config, identity, trust)
+    if hub.encryption.keys or hub.encryption.peer_certs:
+        ok.append(f"encryption: {len(hub.encryption.keys)} decryption key(s); encryption "
+                  f"certificates of {', '.join(sorted(hub.encryption.peer_certs)) or 'no peer'}")
     if config.adapters:
         from ..plugins import AdapterHost
 

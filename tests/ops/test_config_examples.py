@@ -71,14 +71,20 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_each_example_passes_porthub_check(port: str, ca: Path, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     """Given the port's machine as its file describes it -- key and certificate issued by the
-    consortium CA, the CA and its CRL, the local systems' folders, the secret files and
-    environment variables -- ``porthub check`` exits 0 and names every adapter."""
+    consortium CA, its encryption key and certificate and those of its peers, the CA and its
+    CRL, the local systems' folders, the secret files and environment variables --
+    ``porthub check`` exits 0 and names every adapter."""
     original = load(port)
     assert not any("value" in ref for ref in secrets(original)), "a secret is written inline"
     config = moved(original, tmp_path)
     hub = config["hub"]
     cert, key = pki.issue(ca, port, Path(hub["key"]).parent)
     assert (cert, key) == (Path(hub["cert"]), Path(hub["key"]))
+    encryption = config["encryption"]
+    cert, key = pki.issue(ca, port, Path(encryption["key"]).parent, encryption=True)
+    assert (cert, key) == (Path(encryption["cert"]), Path(encryption["key"]))
+    for peer in config["peers"]:  # what every other port gave this one
+        pki.issue(ca, peer, Path(encryption["peer_certs"]), encryption=True)
     shutil.copy(ca / "ca.crt", hub["ca"])
     shutil.copy(ca / "ca.crl", hub["crl"])
     for settings in config["adapters"].values():
@@ -98,6 +104,7 @@ def test_each_example_passes_porthub_check(port: str, ca: Path, tmp_path: Path,
     out, err = capsys.readouterr()
     assert code == 0, err
     assert f"certificate of {port} valid" in out
+    assert "encryption: 1 decryption key(s); encryption certificates of " in out
     for name, settings in original["adapters"].items():
         assert f"ok       adapter {name} ({settings['kind']})" in out
 
@@ -153,9 +160,10 @@ def test_routes_send_only_what_the_recipients_accept_and_take() -> None:
 
 
 def test_the_consortium_agreement_is_the_same_everywhere_and_in_the_demo() -> None:
-    """What each port may send is agreed once: every other port's file says the same, and
-    the demo runs on this agreement and these routes."""
+    """What each port may send, and which types are encrypted, is agreed once: every other
+    port's file says the same, and the demo runs on this agreement and these routes."""
     hubs = configs()
+    assert len({tuple(config.encryption.types) for config in hubs.values()}) == 1
     for sender in PORTS:
         agreed = {tuple(hubs[p].peers[sender].may_send) for p in PORTS if p != sender}
         assert agreed == {tuple(demo.POLICY[sender])}, sender

@@ -7,6 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.security_fixtures import PKIWorld
+# The private RabbitMQ node: registered here, once, so that every module that asks for it gets
+# the same node (a fixture imported into several test modules would start one per module).
+from tests.support.rabbitnode import rabbit_node  # noqa: F401
 
 
 @pytest.fixture(scope="session")

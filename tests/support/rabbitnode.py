@@ -8,8 +8,9 @@ CLI command can reach another node by mistake), its own AMQP, TLS and distributi
 127.0.0.1, and its own rabbitmq.conf, enabled-plugins file, data and log folders in a temp
 folder. Nothing of /etc/rabbitmq is read.
 
-Starting a node takes several seconds, so the ``rabbit_node`` fixture starts one per test
-session, and only when a test asks for it. A missing RabbitMQ is a test *failure*, not a skip.
+Starting a node takes several seconds, so the ``rabbit_node`` fixture (registered in
+tests/conftest.py) starts one per test session, and only when a test asks for it. A missing
+RabbitMQ is a test *failure*, not a skip.
 """
 
 from __future__ import annotations

@@ -22,11 +22,10 @@ from tests.core.bodies import status
 from tests.security_fixtures import PKIWorld
 from tests.support.aio import run, wait_until
 from tests.support.network import Network
-from tests.support.rabbitnode import PASSWORD, USER, RabbitNode, rabbit_node
+from tests.support.rabbitnode import PASSWORD, USER, RabbitNode
 from tests.transports.conformance import _connect, _one_message_crosses
 
 pytestmark = pytest.mark.rabbitmq
-__all__ = ["rabbit_node"]  # the fixture, imported so that pytest finds it here
 
 
 def tls_fields(node: RabbitNode, pki_world: PKIWorld, client: str | None,

@@ -50,7 +50,6 @@ class Verified:
     jws: bytes          # the signed message (opened, if it came encrypted)
     digest: str
     cert: CertInfo
-    encrypted: bool = False
 
 
 class Decryption(Protocol):
@@ -130,8 +129,7 @@ class Verifier:
         if not jws.verify_signature(parsed, cert.public_key, cert.algorithm):
             raise reject("bad_signature", f"{parsed.alg} signature does not verify")
 
-        verified = Verified(envelope=envelope, jws=data, digest=jws.digest(parsed), cert=cert,
-                            encrypted=encrypted)
+        verified = Verified(envelope=envelope, jws=data, digest=jws.digest(parsed), cert=cert)
         if envelope.to != self.hub_id:
             raise reject("wrong_recipient", f"addressed to {envelope.to}, this is {self.hub_id}",
                          verified)

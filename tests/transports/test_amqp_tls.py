@@ -7,6 +7,7 @@ One node serves the whole session. Each test uses hub ids or a vhost of its own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -16,7 +17,9 @@ from typing import Iterator
 import pytest
 import yaml
 
+from hub.backoff import Backoff
 from hub.errors import NotAcknowledged, NotConnected
+from hub.intake import Intake
 from hub.transports import amqp
 from tests.core.bodies import status
 from tests.security_fixtures import PKIWorld
@@ -116,6 +119,37 @@ def test_untrusted_broker_and_plain_port_are_explained(rabbit_node: RabbitNode,
     assert "the broker's certificate is not trusted (unable to get local issuer certificate)" \
         in untrusted_error
     assert "no TLS answer on this port" in plain_error
+
+
+def test_inbox_refused_at_start_is_logged_once(rabbit_node: RabbitNode, pki_world: PKIWorld,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Given the hub's inbox without a client certificate, the intake that keeps it connected
+    logs why it cannot connect once, not at every attempt, while it keeps retrying."""
+    caplog.set_level(logging.WARNING, logger="hub")
+    inbox = amqp.KIND.inbox(tls_settings(rabbit_node, pki_world, None), "baku")
+    attempts = 0
+    connect = inbox.connect
+
+    async def counted_connect() -> None:
+        nonlocal attempts
+        attempts += 1
+        await connect()
+
+    inbox.connect = counted_connect  # type: ignore[method-assign]
+    intake = Intake(inbox, lambda deliveries: asyncio.sleep(0), Backoff(0.05, 0.05),
+                    lambda connected, error: None)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(intake.run())
+        await wait_until(lambda: attempts >= 3, 10, what="three attempts to connect")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await inbox.close()
+
+    run(scenario())
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("inbox ")]
+    assert logged == [f"inbox cannot connect: {intake.last_error}"], logged
+    assert "it requires a client certificate and none was given" in logged[0]
 
 
 # -- login by certificate (EXTERNAL) ----------------------------------------------------------

@@ -37,7 +37,7 @@ from .core import Hub
 from .envelope import Envelope, utc
 from .ids import new_message_id
 from .sandbox import Sandbox, build_sandbox
-from .security import jws, pki
+from .security import jwe, jws, pki
 from .transports import memory
 
 HUBS = ["aktau", "baku", "kuryk", "samsun", "turkmenbashi"]
@@ -68,6 +68,8 @@ ROUTES = {
                {"type": "shipment.status", "to": "all"}],
     "turkmenbashi": TO_BAKU,
 }
+# Customs data is encrypted end to end between all ports, as in config/*.yaml.
+ENCRYPTED = ["customs.*", "cargo.*"]
 # Each port's local systems (adapter name -> settings beyond the folders). Each gets a folder
 # it writes to (`out`, the adapter's inbox_dir) and one porthub writes to (`in`), unless it
 # receives nothing.
@@ -233,7 +235,8 @@ def _attach_systems(sandbox: Sandbox) -> dict[tuple[str, str], Folders]:
 
 async def _run(root: Path, out: TextIO) -> Outcome:
     sandbox = build_sandbox(root, HUBS, lambda h: {"kind": "memory", "broker": BROKER},
-                            policy=POLICY, routes=ROUTES, extra=FAST)
+                            policy=POLICY, routes=ROUTES, extra=FAST,
+                            encrypted_types=ENCRYPTED)
     folders = _attach_systems(sandbox)
     hubs = {hub_id: Hub.from_config(sandbox.config(hub_id)) for hub_id in HUBS}
     fingerprints = {hub_id: pki.fingerprint(x509.load_der_x509_certificate(
@@ -243,7 +246,8 @@ async def _run(root: Path, out: TextIO) -> Outcome:
           f"transport,\nstores, keys, configurations and the local systems' folders in "
           f"{root}\n\nShipment {CONTAINER}, B/L {BL}: Aktau → Baku by ferry, Baku → Samsun "
           f"by rail.\nEach step drops the file a port's own system writes into its folder; "
-          f"the hub reads it,\nsigns and sends what it says, and the receiving hub writes it "
+          f"the hub reads it,\nsigns and sends what it says (customs and cargo data sealed "
+          f"for the recipient port,\nunreadable on the way), and the receiving hub writes it "
           f"for its own systems.\n", file=out)
     for hub in hubs.values():
         hub.events.observers.append(timeline)
@@ -332,8 +336,11 @@ async def _attacks(hubs: dict[str, Hub], timeline: Timeline) -> list[str]:
                                jws.b64url_encode(altered).encode())
     timeline.line(f"{'':>12}   2. Baku's genuine customs decision, 'released' changed to 'held'")
     broker.publish(inbox, tampered)
-    timeline.line(f"{'':>12}   3. Baku's genuine customs decision, replayed as it was")
-    broker.publish(inbox, genuine)
+    # Customs decisions travel sealed for Aktau; the attacker seals the copy the same way,
+    # with Aktau's encryption certificate, which is no secret.
+    timeline.line(f"{'':>12}   3. Baku's genuine customs decision, replayed as it was "
+                  f"(sealed for Aktau again)")
+    broker.publish(inbox, jwe.seal(genuine, hubs["baku"].encryption.recipient_key("aktau")))
     return ["untrusted_certificate", "bad_signature", "duplicate"]
 
 

@@ -3,6 +3,7 @@ configuration file per hub. ``porthub demo`` runs on it; so do the multi-hub tes
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -25,17 +26,35 @@ class Sandbox:
     def config(self, hub_id: str) -> HubConfig:
         return load_config(self.config_paths[hub_id])
 
+    @property
+    def peer_certs(self) -> Path:
+        """The folder every hub finds its peers' encryption certificates in."""
+        return self.root / "peer-certs"
+
+    def issue_encryption(self, hub_id: str, folder: str = "enc", **kw: Any
+                         ) -> tuple[Path, Path]:
+        """Issue ``hub_id`` an encryption certificate in ``<hub>/<folder>`` and publish it to
+        its peers (``peer_certs``); return (certificate, key)."""
+        cert, key = pki.issue(self.ca_dir, hub_id, self.root / hub_id / folder,
+                              encryption=True, **kw)
+        self.peer_certs.mkdir(exist_ok=True)
+        shutil.copy(cert, self.peer_certs / f"{hub_id}-{folder}.crt")
+        return cert, key
+
 
 def build_sandbox(root: Path, hub_ids: Sequence[str],
                   inbox_for: Callable[[str], dict[str, Any]],
                   policy: Mapping[str, Sequence[str]] | None = None,
                   routes: Mapping[str, list[dict[str, Any]]] | None = None,
-                  extra: Mapping[str, Any] | None = None) -> Sandbox:
+                  extra: Mapping[str, Any] | None = None,
+                  encrypted_types: Sequence[str] = ()) -> Sandbox:
     """Make the CA, issue every hub's certificate and write ``<root>/<hub>/porthub.yaml``.
 
     ``inbox_for(hub)`` gives the transport settings of that hub's inbox; peers write to it
     with the same settings. ``policy`` maps a sender (or ``*``) to the type patterns it may
-    send. ``extra`` is merged into every configuration (limits, retry)."""
+    send. ``extra`` is merged into every configuration (limits, retry). With
+    ``encrypted_types`` every hub also gets an encryption certificate, and those types are
+    encrypted end to end between all of them."""
     root = Path(root)
     ca_dir = root / "ca"
     pki.init_ca(ca_dir)
@@ -57,6 +76,11 @@ def build_sandbox(root: Path, hub_ids: Sequence[str],
             "http": {"listen": "127.0.0.1:0"},  # many hubs on one machine: any free port
             **dict(extra or {}),
         }
+        if encrypted_types:
+            enc_cert, enc_key = sandbox.issue_encryption(hub_id)
+            config["encryption"] = {"key": str(enc_key), "cert": str(enc_cert),
+                                    "peer_certs": str(sandbox.peer_certs),
+                                    "types": list(encrypted_types)}
         path = hub_dir / "porthub.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         sandbox.config_paths[hub_id] = path

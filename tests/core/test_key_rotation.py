@@ -18,8 +18,7 @@ from hub.security import jwe, jws, pki
 from tests.core.bodies import DECISION, STATUS
 from tests.support.aio import run, wait_until
 from tests.support.network import Network
-from tests.support.sealed import (configure, encrypt, issue_encryption, kid_of, peer_certs,
-                                  record_wire)
+from tests.support.sealed import configure, encrypt, kid_of, record_wire
 
 
 def inbox_certs(net: Network, hub_id: str) -> dict[str, bytes]:
@@ -98,12 +97,12 @@ def test_a_message_sealed_for_the_old_encryption_key_opens_after_the_rotation(
             await net.wait_settled("aktau", before.ids, states=("sent",))
             await net.stop("aktau")  # nothing is sealed again for the old key from here on
 
-            cert, key = issue_encryption(net, "baku", "enc-new",
-                                         not_before=datetime.now(timezone.utc))
+            cert, key = net.sandbox.issue_encryption("baku", "enc-new",
+                                                     not_before=datetime.now(timezone.utc))
             previous = [str(old_cert.with_suffix(".key"))] if keeps_old_key else []
             configure(net, "baku", encryption={
                 "key": str(key), "cert": str(cert), "previous_keys": previous,
-                "peer_certs": str(peer_certs(net)), "types": ["customs.*"]})
+                "peer_certs": str(net.sandbox.peer_certs), "types": ["customs.*"]})
             await net.start("baku", "aktau")  # aktau reads both of baku's certificates
             baku = net.hubs["baku"]
             if not keeps_old_key:

@@ -4,14 +4,13 @@ shared folder of the peers' certificates, and a record of the bytes the brokers 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 from cryptography import x509
 
-from hub.security import jwe, jws, pki
+from hub.security import jwe, jws
 from hub.transports import memory
 from tests.support.network import Network
 
@@ -28,27 +27,12 @@ def configure(net: Network, hub_id: str, **sections: Any) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def peer_certs(net: Network) -> Path:
-    return net.sandbox.root / "peer-certs"
-
-
-def issue_encryption(net: Network, hub_id: str, folder: str = "enc", **kw: Any
-                     ) -> tuple[Path, Path]:
-    """Issue ``hub_id`` an encryption certificate in ``<hub>/<folder>`` and publish it in the
-    peers' folder; (certificate, key)."""
-    cert, key = pki.issue(net.sandbox.ca_dir, hub_id, net.sandbox.root / hub_id / folder,
-                          encryption=True, **kw)
-    peer_certs(net).mkdir(exist_ok=True)
-    shutil.copy(cert, peer_certs(net) / f"{hub_id}-{folder}.crt")
-    return cert, key
-
-
 def encrypt(net: Network, types: list[str], hubs: list[str] | None = None) -> None:
     """Give every hub (or ``hubs``) an encryption certificate; ``types`` are encrypted."""
     for hub_id in hubs or list(net.sandbox.config_paths):
-        cert, key = issue_encryption(net, hub_id)
+        cert, key = net.sandbox.issue_encryption(hub_id)
         configure(net, hub_id, encryption={"key": str(key), "cert": str(cert),
-                                           "peer_certs": str(peer_certs(net)),
+                                           "peer_certs": str(net.sandbox.peer_certs),
                                            "types": types})
 
 

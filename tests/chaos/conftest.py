@@ -30,6 +30,7 @@ from tests.support.hubproc import HubProcess
 from tests.support.mosquitto import Mosquitto, mosquitto_factory  # noqa: F401 - a fixture
 from tests.support.rabbit import (PASSWORD, USER, broker_address, create_vhost, delete_vhost,
                                   rabbitmqctl, require_rabbitmq)
+from tests.support.rabbitnode import RabbitNode, require_rabbitmq_server
 from tests.support.tcpproxy import TcpProxy
 
 LONG = os.environ.get("PORTHUB_CHAOS") == "long"
@@ -42,6 +43,11 @@ HEARTBEAT = 2  # seconds: AMQP heartbeat and MQTT keepalive, so a silent link is
 def sizes(short: Any, long: Any) -> Any:
     """The figure for this run: the issue's (``PORTHUB_CHAOS=long``) or CI's."""
     return long if LONG else short
+
+
+def settle_timeout(net: "ChaosNet") -> float:
+    """How long a scenario waits for every message to be accounted for after its faults."""
+    return sizes(90, 900) + len(net.submitted) / 20
 
 
 def marker_body(marker: str) -> dict:
@@ -57,6 +63,7 @@ class ChaosNet:
     hubs: dict[str, HubProcess]
     proxies: dict[str, TcpProxy]
     brokers: dict[str, Mosquitto]  # MQTT only: each hub's private broker
+    rabbit: RabbitNode | None = None  # AMQP with chaos_private_rabbit: the node of both hubs
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     submitted: dict[str, str] = field(default_factory=dict)  # marker -> file name
     order: dict[str, list[str]] = field(default_factory=dict)  # correlation id -> markers
@@ -162,15 +169,31 @@ def chaos_filedrop() -> dict:
     return {}
 
 
+@pytest.fixture
+def chaos_private_rabbit() -> bool:
+    """True in a scenario module whose faults strike the broker itself: over AMQP its hubs
+    then share a private RabbitMQ node (tests/support/rabbitnode.py) to kill and freeze,
+    instead of a vhost of the machine's RabbitMQ, which other test runs use too."""
+    return False
+
+
 @pytest.fixture(params=["amqp", "mqtt"])
-def net(request, tmp_path, mosquitto_factory, chaos_extra, chaos_filedrop):  # noqa: F811
+def net(request, tmp_path, mosquitto_factory, chaos_extra, chaos_filedrop,  # noqa: F811
+        chaos_private_rabbit):
     """aktau and baku, not yet started, over ``amqp`` or ``mqtt``."""
     transport = request.param
     extra = {**chaos_extra, "retry": {**RETRY, **chaos_extra.get("retry", {})}}
     vhosts: dict[str, str] = {}
     brokers: dict[str, Mosquitto] = {}
     proxies: dict[str, TcpProxy] = {}
-    if transport == "amqp":
+    rabbit: RabbitNode | None = None
+    if transport == "amqp" and chaos_private_rabbit:
+        require_rabbitmq_server()
+        rabbit = RabbitNode(tmp_path / "rabbit").start()
+        for hub in HUBS:  # one vhost for both, as on the shared broker below
+            vhosts[hub] = "/"
+            proxies[hub] = TcpProxy(rabbit.host, rabbit.amqp_port)
+    elif transport == "amqp":
         require_rabbitmq()
         host, port = broker_address()
         vhost = create_vhost("porthub-chaos")  # one for both: each hub's queues have its name
@@ -194,7 +217,7 @@ def net(request, tmp_path, mosquitto_factory, chaos_extra, chaos_filedrop):  # n
     sandbox = build_sandbox(tmp_path, list(HUBS), inbox_for, extra=extra)
     add_filedrop(sandbox, tmp_path, poll_interval=0.1, **chaos_filedrop)
     hubs = {hub_id: HubProcess(path) for hub_id, path in sandbox.config_paths.items()}
-    network = ChaosNet(transport, tmp_path, hubs, proxies, brokers)
+    network = ChaosNet(transport, tmp_path, hubs, proxies, brokers, rabbit)
     try:
         yield network
     finally:
@@ -202,9 +225,12 @@ def net(request, tmp_path, mosquitto_factory, chaos_extra, chaos_filedrop):  # n
             hub.__exit__(None, None, None)
         for proxy in proxies.values():
             proxy.close()
-        for vhost in set(vhosts.values()):
-            try:
-                delete_vhost(vhost)
-            except RuntimeError:  # another test may have stopped the broker's application
-                rabbitmqctl("await_startup", "--timeout", "60")
-                delete_vhost(vhost)
+        if rabbit is not None:
+            rabbit.stop()
+        else:
+            for vhost in set(vhosts.values()):
+                try:
+                    delete_vhost(vhost)
+                except RuntimeError:  # another test may have stopped the broker's application
+                    rabbitmqctl("await_startup", "--timeout", "60")
+                    delete_vhost(vhost)

@@ -20,11 +20,23 @@ from typing import Callable
 from hub.failpoints import KILLED
 from tests.support.hubproc import HubProcess
 from tests.support.mosquitto import Mosquitto
-from tests.support.rabbit import rabbitmqctl
+from tests.support.rabbitnode import RabbitNode
 from tests.support.tcpproxy import TcpProxy
 
 Fault = Callable[[], None]
 JOIN_TIMEOUT = 120.0  # the longest single fault (a broker restart) fits well within this
+
+
+def for_a_while(begin: Callable[[], None], end: Callable[[], None], seconds: float) -> Fault:
+    """``begin()``, ``seconds`` of it (the length of the fault), then ``end()`` however the
+    wait went."""
+    def fault() -> None:
+        begin()
+        try:
+            time.sleep(seconds)
+        finally:
+            end()
+    return fault
 
 
 # -- the network between a hub and a broker --------------------------------------------------
@@ -35,36 +47,20 @@ def cut(proxy: TcpProxy) -> Fault:
 
 def blackhole(proxy: TcpProxy, seconds: float) -> Fault:
     """Nothing carried either way for ``seconds``; connections stay open."""
-    def fault() -> None:
-        proxy.blackhole(True)
-        try:
-            time.sleep(seconds)  # the length of the outage
-        finally:
-            proxy.blackhole(False)
-    return fault
+    return for_a_while(lambda: proxy.blackhole(True), lambda: proxy.blackhole(False), seconds)
 
 
 def refuse(proxy: TcpProxy, seconds: float) -> Fault:
     """Every connection reset and new ones refused for ``seconds``."""
-    def fault() -> None:
+    def begin() -> None:
         proxy.reset_new(True)
-        try:
-            proxy.cut()
-            time.sleep(seconds)
-        finally:
-            proxy.reset_new(False)
-    return fault
+        proxy.cut()
+    return for_a_while(begin, lambda: proxy.reset_new(False), seconds)
 
 
 def slow(proxy: TcpProxy, delay: float, seconds: float) -> Fault:
     """Every chunk forwarded ``delay`` seconds late, for ``seconds``."""
-    def fault() -> None:
-        proxy.delay(delay)
-        try:
-            time.sleep(seconds)
-        finally:
-            proxy.delay(0.0)
-    return fault
+    return for_a_while(lambda: proxy.delay(delay), lambda: proxy.delay(0.0), seconds)
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -118,25 +114,19 @@ def kill_hub(hub: HubProcess, failpoints: Callable[[], str | None] = lambda: Non
 def restart_mosquitto(broker: Mosquitto, down: float = 0.5) -> Fault:
     """SIGKILL the broker (it saves nothing) and start it again on the same port and
     persistence directory."""
-    def fault() -> None:
-        broker.kill()
-        try:
-            time.sleep(down)
-        finally:
-            broker.start()
-    return fault
+    return for_a_while(broker.kill, broker.start, down)
 
 
-def restart_rabbitmq(down: float = 1.0) -> Fault:
-    """``rabbitmqctl stop_app``, then ``start_app`` however the stop went."""
-    def fault() -> None:
-        try:
-            rabbitmqctl("stop_app")
-            time.sleep(down)
-        finally:
-            rabbitmqctl("start_app")
-            rabbitmqctl("await_startup", "--timeout", "60")
-    return fault
+def restart_rabbit_node(node: RabbitNode, down: float = 0.5) -> Fault:
+    """SIGKILL the private RabbitMQ node (no clean shutdown) and boot it again on the same
+    ports and data."""
+    return for_a_while(node.kill, node.start, down)
+
+
+def pause_rabbit_node(node: RabbitNode, seconds: float) -> Fault:
+    """SIGSTOP every process of the private RabbitMQ node for ``seconds``, then SIGCONT: its
+    sockets stay open and nothing answers."""
+    return for_a_while(node.pause, node.resume, seconds)
 
 
 # -- the schedule --------------------------------------------------------------------------------

@@ -10,6 +10,25 @@ import uuid
 _lock = threading.Lock()
 _last_ms = 0
 _seq = 0
+# Random bits are read from the OS in blocks: one getrandom call per id cost more than all
+# the rest of making it. A forked child starts with an empty block of its own.
+_BLOCK = 4096
+_pool = bytearray()
+
+
+def _forget_pool() -> None:
+    _pool.clear()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _random8() -> int:
+    if not _pool:
+        _pool.extend(os.urandom(_BLOCK))
+    value = int.from_bytes(_pool[-8:], "big")
+    del _pool[-8:]
+    return value
 
 
 def new_message_id(now_ms: int | None = None) -> str:
@@ -26,6 +45,6 @@ def new_message_id(now_ms: int | None = None) -> str:
         else:
             _seq = 0
         _last_ms = ms
-        rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+        rand = _random8() & ((1 << 62) - 1)
         value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _seq << 64 | 0b10 << 62 | rand
         return str(uuid.UUID(int=value))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -39,13 +41,18 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _B64STD = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _P256_BYTES = 32
 _SIGNATURE_BYTES = 64  # Ed25519, and ES256 as r || s of 32 bytes each
+# A peer sends the same protected header with every message (only its certificate changes,
+# at a rollover), so the checked header is remembered by its exact base64url text. Only
+# headers of a plausible size are remembered: a sender cannot fill memory with huge ones.
+_HEADER_CACHE = 256
+_HEADER_CACHE_MAX_CHARS = 8192
 
 
 @dataclass(frozen=True)
 class ParsedJWS:
     """A JWS whose structure was checked; its signature is not verified yet."""
 
-    header: dict[str, Any]
+    header: Mapping[str, Any]  # read only: shared by every message with the same header
     payload: bytes
     signing_input: bytes
     signature: bytes
@@ -68,7 +75,7 @@ def b64url_decode(text: str, what: str) -> bytes:
     """
     if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
         raise Rejected("malformed", f"{what} is not unpadded base64url")
-    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(_padded(text))
     if b64url_encode(data) != text:
         raise Rejected("malformed", f"{what} is not canonical base64url")
     return data
@@ -129,15 +136,29 @@ def signing_input(payload: bytes, protected: bytes) -> bytes:
 
 def sign(payload: bytes, private_key: Any, cert_der: bytes) -> bytes:
     """Sign ``payload`` with the hub's key; the certificate travels in ``x5c``."""
+    return sign_with_digest(payload, private_key, cert_der)[0]
+
+
+def sign_with_digest(payload: bytes, private_key: Any, cert_der: bytes) -> tuple[bytes, str]:
+    """``sign``, and the digest of the result (``digest``) without parsing it again."""
     alg = algorithm_of(private_key)
-    protected = protected_header(alg, cert_der)
-    to_sign = signing_input(payload, protected)
+    protected_b64 = _encoded_header(alg, cert_der)
+    payload_b64 = b64url_encode(payload)
+    to_sign = f"{protected_b64}.{payload_b64}".encode("ascii")
     if alg == EDDSA:
         signature = private_key.sign(to_sign)
     else:
         r, s = decode_dss_signature(private_key.sign(to_sign, ec.ECDSA(hashes.SHA256())))
         signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
-    return serialize(payload, protected, signature)
+    # What json.dumps would write for these members: base64url needs no escaping.
+    serialized = (f'{{"payload":"{payload_b64}","protected":"{protected_b64}",'
+                  f'"signature":"{b64url_encode(signature)}"}}').encode("ascii")
+    return serialized, _digest_of(to_sign)
+
+
+@functools.lru_cache(maxsize=8)
+def _encoded_header(alg: str, cert_der: bytes) -> str:
+    return b64url_encode(protected_header(alg, cert_der))
 
 
 def parse(data: bytes) -> ParsedJWS:
@@ -152,14 +173,34 @@ def parse(data: bytes) -> ParsedJWS:
     if set(jws) != set(MEMBERS):
         raise Rejected("malformed", f"a JWS has exactly the members {', '.join(MEMBERS)}")
     protected_b64, payload_b64 = jws["protected"], jws["payload"]
-    protected = b64url_decode(protected_b64, "protected header")
+    if isinstance(protected_b64, str) and len(protected_b64) <= _HEADER_CACHE_MAX_CHARS:
+        header, cert_der = _remembered_header(protected_b64)
+    else:
+        header, cert_der = _protected(protected_b64)
     payload = b64url_decode(payload_b64, "payload")
     signature = b64url_decode(jws["signature"], "signature")
-    header = strict_json(protected, "protected header")
-    cert_der = _check_header(header)
     return ParsedJWS(header=header, payload=payload,
                      signing_input=f"{protected_b64}.{payload_b64}".encode("ascii"),
                      signature=signature, cert_der=cert_der)
+
+
+def payload_of(data: bytes) -> bytes:
+    """The payload of a JWS this hub has already verified and stored; nothing is checked."""
+    return base64.urlsafe_b64decode(_padded(json.loads(data)["payload"]))
+
+
+def _padded(text: str) -> str:
+    return text + "=" * (-len(text) % 4)
+
+
+def _protected(protected_b64: Any) -> tuple[Mapping[str, Any], bytes]:
+    """The checked protected header (read only) and the DER certificate it carries."""
+    header = strict_json(b64url_decode(protected_b64, "protected header"), "protected header")
+    cert_der = _check_header(header)
+    return MappingProxyType(header), cert_der
+
+
+_remembered_header = functools.lru_cache(maxsize=_HEADER_CACHE)(_protected)
 
 
 def _check_header(header: Any) -> bytes:
@@ -210,4 +251,8 @@ def verify_signature(parsed: ParsedJWS, public_key: Any, algorithm: str) -> bool
 
 def digest(parsed: ParsedJWS) -> str:
     """What receipts name: ``sha256:`` + base64url of SHA-256 over the JWS signing input."""
-    return "sha256:" + b64url_encode(hashlib.sha256(parsed.signing_input).digest())
+    return _digest_of(parsed.signing_input)
+
+
+def _digest_of(signing_input: bytes) -> str:
+    return "sha256:" + b64url_encode(hashlib.sha256(signing_input).digest())

@@ -122,7 +122,8 @@ class EncryptionSection(_Model):
 
 
 class Limits(_Model):
-    max_message_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    # At least 8 KiB: a receipt of 16 entries must fit (docs/protocol.md).
+    max_message_bytes: int = Field(1_048_576, ge=8192, le=64 * 1_048_576)
     clock_skew: float = 300.0
     default_ttl: float = 7 * 86400.0
     _d = _duration_fields("clock_skew", "default_ttl")

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 LocalDelivery = Callable[[Envelope], Awaitable[None]]
 EXPIRY_SWEEP = 1.0  # seconds between looks for expired outgoing messages
+# Entries in one receipt at most (hub.receipt.json): about 5.5 KB signed, within the smallest
+# limits.max_message_bytes a peer may set (8 KiB).
+RECEIPT_ENTRIES = 16
 CRL_REFRESH_OFF_POLL = 60.0  # with hub.crl_refresh 0, how often to see if a reload set it
 
 
@@ -106,7 +109,7 @@ class Hub:
         inbox = inbox_kind.inbox(self.config.inbox, self.id)
         retry = self.config.retry
         reconnect = Backoff(retry.reconnect_initial, retry.reconnect_maximum)
-        self.intake = Intake(inbox, self._on_delivery, reconnect, self._inbox_state)
+        self.intake = Intake(inbox, self._on_deliveries, reconnect, self._inbox_state)
         self._intake_task = self._spawn("inbox", self.intake.run)
         for peer in self.config.peers:
             self._open_link(peer)
@@ -138,8 +141,9 @@ class Hub:
     def _open_link(self, peer: str) -> None:
         settings = self.config.peers[peer].transport
         outlet = load_transport(settings.kind).outlet(settings, peer, self.id)
-        # Sealed as the encryption of the moment says: a reload may change it under the link.
-        outlet = SealingOutlet(outlet, lambda signed: self.encryption.seal(peer, signed))
+        if self.encryption.policy.with_peer(peer):
+            # Sealed as the encryption of the moment says: a reload may change its rules.
+            outlet = SealingOutlet(outlet, lambda signed: self.encryption.seal(peer, signed))
         self.links[peer] = PeerLink(self, peer, outlet)
         self._link_tasks[peer] = self._spawn(f"link:{peer}", self.links[peer].run)
 
@@ -180,6 +184,7 @@ class Hub:
         if identity.hub_id != self.id:
             raise PermanentError(f"the new certificate is for hub {identity.hub_id!r}")
         encryption = Encryption.load(config, trust, self.clock)
+        sealing = {peer: self.encryption.policy.with_peer(peer) for peer in old.peers}
         changes = []
         self.config, self.identity, self.trust = config, identity, trust
         self.encryption = self.verifier.decryption = encryption
@@ -199,6 +204,11 @@ class Hub:
                 await self._close_link(peer)
                 self._open_link(peer)
                 changes.append(f"reconnected peer {peer}")
+            elif encryption.policy.with_peer(peer) != sealing[peer]:
+                await self._close_link(peer)  # a link seals exactly when encryption is on
+                self._open_link(peer)
+                changes.append(f"reopened the link to {peer}: encryption "
+                               f"{'on' if encryption.policy.with_peer(peer) else 'off'}")
         if config.adapters != old.adapters:
             await self._stop_adapters()
             self._start_adapters()
@@ -276,62 +286,98 @@ class Hub:
         return Submitted(ids, recipients)
 
     def _sign(self, envelope: Envelope) -> Outgoing:
-        signed = self.identity.sign(envelope.to_bytes())
+        signed, digest = self.identity.sign_with_digest(envelope.to_bytes())
         return Outgoing(id=envelope.id, peer=envelope.to, type=envelope.type,
                         correlation_id=envelope.correlation_id,
                         created=envelope.created.timestamp(), expires=envelope.expires.timestamp(),
-                        digest=jws.digest(jws.parse(signed)), jws=signed)
+                        digest=digest, jws=signed)
 
-    def _receipt(self, verified: Verified, outcome: str, reason: str | None) -> bytes:
-        env = verified.envelope
-        now = self.clock()
-        body = {"message_id": env.id, "digest": verified.digest, "outcome": outcome,
-                "reason": reason, "received_at": format_time(utc(now))}
-        receipt = Envelope(id=new_message_id(), type=RECEIPT, sender=self.id, to=env.sender,
-                           created=utc(now),
-                           expires=utc(now) + timedelta(seconds=self.config.limits.default_ttl),
-                           body=body, correlation_id=env.correlation_id)
+    def _receipt(self, to: str, entries: Sequence[tuple[Verified, str, str | None]]) -> bytes:
+        """One signed receipt for ``to``: an entry (outcome, reason) per verified message."""
+        now = utc(self.clock())
+        received_at = format_time(now)
+        body = {"entries": [{"message_id": verified.envelope.id, "digest": verified.digest,
+                             "outcome": outcome, "reason": reason, "received_at": received_at}
+                            for verified, outcome, reason in entries]}
+        receipt = Envelope(id=new_message_id(), type=RECEIPT, sender=self.id, to=to,
+                           created=now,
+                           expires=now + timedelta(seconds=self.config.limits.default_ttl),
+                           body=body)
         return self.identity.sign(receipt.to_bytes())
 
     # -- receiving -------------------------------------------------------------------------
-    async def _on_delivery(self, delivery: Delivery) -> None:
+    async def _on_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Handle what the intake took from the inbox at once: check each delivery, settle
+        the receipts among them, and take the messages in with one signed receipt per
+        sender for all of them."""
         now = self.clock()
-        try:
-            verified = self.verifier.verify(delivery.body)
-        except Rejected as rejected:
-            await self._refuse(rejected, delivery.body, now)
-            await delivery.reject()
-            return
-        envelope = verified.envelope
-        if envelope.type == RECEIPT:
-            await self._on_receipt(verified, now)
-            await delivery.ack()
-            return
-        receipt = self._receipt(verified, "accepted", None)
-        incoming = Incoming(
-            id=envelope.id, sender=envelope.sender, type=envelope.type,
-            correlation_id=envelope.correlation_id, created=envelope.created.timestamp(),
-            expires=envelope.expires.timestamp(), digest=verified.digest, jws=verified.jws,
-            receipt=receipt)
-        problem = self.schemas.errors(envelope.type, envelope.body)
-        outcome, original = await self.store.accept_incoming(incoming, problem, now)
-        failpoints.hit("after_inbox_commit")  # tests: die between the commit and the ack
-        link = self.links[envelope.sender]
-        if outcome == "duplicate":
-            self.emit(ev.DUPLICATE, message_id=envelope.id, peer=envelope.sender,
-                      type=envelope.type, reason="duplicate")
-            link.send_receipt(original)
-            await delivery.ack()
-        elif outcome == "schema_invalid":
-            self._refused_event("schema_invalid", problem, envelope.sender, envelope.id)
-            link.send_receipt(self._receipt(verified, "rejected", "schema_invalid"))
-            await delivery.reject()
-        else:
-            self.emit(ev.RECEIVED, message_id=envelope.id, peer=envelope.sender,
-                      type=envelope.type, correlation_id=envelope.correlation_id)
-            link.send_receipt(receipt)
-            self._handover_wake.set()
-            await delivery.ack()
+        messages: list[tuple[Delivery, Verified]] = []
+        for delivery in deliveries:
+            try:
+                verified = self.verifier.verify(delivery.body)
+            except Rejected as rejected:
+                await self._refuse(rejected, delivery.body, now)
+                await delivery.reject()
+                continue
+            if verified.envelope.type == RECEIPT:
+                await self._on_receipt(verified, now)
+                await delivery.ack()
+            else:
+                messages.append((delivery, verified))
+        if messages:
+            await self._take_in(messages, now)
+
+    async def _take_in(self, messages: list[tuple[Delivery, Verified]], now: float) -> None:
+        """Commit verified messages to the inbox, then acknowledge them and queue receipts.
+
+        The receipt is signed before the commit and stored with the messages it answers,
+        so a copy that comes again is answered with the very same receipt. A message already
+        in the inbox is left out of the new receipt and answered with its original one."""
+        known = await self.store.incoming_receipts(v.envelope.id for _d, v in messages)
+        problems = [self.schemas.errors(v.envelope.type, v.envelope.body) for _d, v in messages]
+        answering: dict[str, list[int]] = {}  # sender -> the messages its new receipt answers
+        seen: set[str] = set(known)
+        for n, (_delivery, verified) in enumerate(messages):
+            if verified.envelope.id not in seen:
+                seen.add(verified.envelope.id)
+                answering.setdefault(verified.envelope.sender, []).append(n)
+        receipts: dict[int, bytes] = {}
+        for sender, answered in answering.items():
+            for start in range(0, len(answered), RECEIPT_ENTRIES):
+                numbers = answered[start:start + RECEIPT_ENTRIES]
+                receipt = self._receipt(sender, [
+                    (messages[n][1], "rejected" if problems[n] else "accepted",
+                     "schema_invalid" if problems[n] else None) for n in numbers])
+                receipts.update(dict.fromkeys(numbers, receipt))
+        incoming = [Incoming(
+            id=v.envelope.id, sender=v.envelope.sender, type=v.envelope.type,
+            correlation_id=v.envelope.correlation_id, created=v.envelope.created.timestamp(),
+            expires=v.envelope.expires.timestamp(), digest=v.digest, jws=v.jws,
+            receipt=receipts.get(n, b"")) for n, (_d, v) in enumerate(messages)]
+        outcomes = await self.store.accept_incoming(incoming, problems, now)
+        for _message in messages:  # tests: die between the commit and the ack
+            failpoints.hit("after_inbox_commit")
+        answers: dict[str, dict[bytes, None]] = {}  # sender -> receipts to send, in order
+        for n, ((delivery, verified), (outcome, original)) in enumerate(zip(messages, outcomes)):
+            envelope = verified.envelope
+            answer = original if outcome == "duplicate" else receipts.get(n)
+            if answer:
+                answers.setdefault(envelope.sender, {})[answer] = None
+            if outcome == "duplicate":
+                self.emit(ev.DUPLICATE, message_id=envelope.id, peer=envelope.sender,
+                          type=envelope.type, reason="duplicate")
+                await delivery.ack()
+            elif outcome == "schema_invalid":
+                self._refused_event("schema_invalid", problems[n], envelope.sender, envelope.id)
+                await delivery.reject()
+            else:
+                self.emit(ev.RECEIVED, message_id=envelope.id, peer=envelope.sender,
+                          type=envelope.type, correlation_id=envelope.correlation_id)
+                await delivery.ack()
+        for sender, answer in answers.items():
+            for receipt in answer:
+                self.links[sender].send_receipt(receipt)
+        self._handover_wake.set()
 
     async def _refuse(self, rejected: Rejected, raw: bytes, now: float) -> None:
         """Record a failed receive check; answer only a sender whose signature verified."""
@@ -343,7 +389,8 @@ class Hub:
         if isinstance(verified, Verified) and verified.envelope.type != RECEIPT:
             link = self.links.get(verified.envelope.sender)
             if link is not None:
-                link.send_receipt(self._receipt(verified, "rejected", rejected.reason))
+                link.send_receipt(self._receipt(verified.envelope.sender,
+                                                [(verified, "rejected", rejected.reason)]))
 
     def _refused_event(self, reason: str, detail: str | None, sender: str | None,
                        message_id: str | None) -> None:
@@ -353,25 +400,24 @@ class Hub:
                   detail={"detail": detail})
 
     async def _on_receipt(self, verified: Verified, now: float) -> None:
-        body = verified.envelope.body
+        body, peer = verified.envelope.body, verified.envelope.sender
         problem = self.schemas.errors(RECEIPT, body)
         if problem:
-            await self._refuse(Rejected("schema_invalid", problem, sender=verified.envelope.sender,
+            await self._refuse(Rejected("schema_invalid", problem, sender=peer,
                                         message_id=verified.envelope.id), verified.jws, now)
             return
-        result, row = await self.store.settle_outgoing(
-            body["message_id"], verified.envelope.sender, body["digest"], body["outcome"],
-            body["reason"], verified.jws, now)
-        if result == "settled":
-            kind = ev.DELIVERED if body["outcome"] == "accepted" else ev.REJECTED
-            self.emit(kind, message_id=body["message_id"], peer=verified.envelope.sender,
-                      type=row["type"], reason=body["reason"],
-                      correlation_id=verified.envelope.correlation_id,
-                      detail={"latency": now - row["created"], "source": row["source"]})
-            self.links[verified.envelope.sender].wake.set()
-        elif result in ("mismatch", "unknown"):
-            log.warning("receipt from %s for %s does not match a message sent to it (%s)",
-                        verified.envelope.sender, body["message_id"], result)
+        results = await self.store.settle_outgoing(peer, body["entries"], verified.jws, now)
+        for entry, (result, row) in zip(body["entries"], results):
+            if result == "settled":
+                kind = ev.DELIVERED if entry["outcome"] == "accepted" else ev.REJECTED
+                self.emit(kind, message_id=entry["message_id"], peer=peer, type=row["type"],
+                          reason=entry["reason"], correlation_id=row["correlation_id"],
+                          detail={"latency": now - row["created"], "source": row["source"]})
+            elif result in ("mismatch", "unknown"):
+                log.warning("receipt from %s for %s does not match a message sent to it (%s)",
+                            peer, entry["message_id"], result)
+        if any(result == "settled" for result, _row in results):
+            self.links[peer].wake.set()
 
     # -- background work -------------------------------------------------------------------
     def refresh_crl(self) -> bool:
@@ -413,7 +459,7 @@ class Hub:
                 await wait_event(self._handover_wake, 1.0)
 
     async def _hand_over(self, row: dict[str, Any]) -> None:
-        envelope = Envelope.from_bytes(jws.parse(row["jws"]).payload)
+        envelope = Envelope.from_bytes(jws.payload_of(row["jws"]))
         retry = self.config.retry
         try:
             await self.local_delivery(envelope)

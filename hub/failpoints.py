@@ -8,8 +8,10 @@ once, when this module is imported. Unset (always, in production), ``hit`` does 
 
 Points:
 
-* ``after_inbox_commit``: an inbound message is committed to the store (or found to be a
-  duplicate), and neither its broker acknowledgement nor its receipt has been sent.
+* ``after_inbox_commit``: inbound messages are committed to the store (or found to be
+  duplicates), and neither their broker acknowledgements nor their receipt have been sent.
+  It is passed once per message of the commit: armed with N, the hub ends after the commit
+  that holds the N-th message.
 * ``after_intake_commit``: filedrop submitted a batch of files and their messages are
   committed to the outbox, and no outcome file is written, no file moved out of processing/.
 """

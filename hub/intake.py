@@ -1,11 +1,12 @@
-"""Reading the hub's own inbox: keeps it connected and hands every delivery to the hub,
-several at a time so that their store commits are grouped."""
+"""Reading the hub's own inbox: keeps it connected and hands the deliveries to the hub in
+batches -- whatever has arrived, up to a bound -- so that one store commit and one signed
+receipt serve many messages, with several batches in hand at once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Sequence
 
 from .backoff import Backoff
 from .errors import NotConnected
@@ -15,16 +16,21 @@ from .transports.base import Delivery, Inbox
 log = logging.getLogger(__name__)
 
 
-class Intake:
-    """Runs as one task; each delivery is handled in a task of its own (at most ``parallel``)."""
+MAX_BATCH = 64  # deliveries handed over at once (the AMQP inbox's default prefetch)
+PARALLEL = 8  # batches in hand at once
 
-    def __init__(self, inbox: Inbox, handle: Callable[[Delivery], Awaitable[None]],
+
+class Intake:
+    """Runs as one task; each batch is handled in a task of its own (at most ``parallel``)."""
+
+    def __init__(self, inbox: Inbox, handle: Callable[[Sequence[Delivery]], Awaitable[None]],
                  backoff: Backoff, on_state: Callable[[bool, str | None], None],
-                 parallel: int = 64) -> None:
+                 parallel: int = PARALLEL, batch: int = MAX_BATCH) -> None:
         self.inbox = inbox
         self.handle = handle
         self.backoff = backoff
         self.on_state = on_state
+        self.batch = batch
         self.connected = False
         self.last_error: str | None = None
         self._slots = asyncio.Semaphore(parallel)
@@ -36,27 +42,42 @@ class Intake:
             self._state(True, None)
             try:
                 while True:
-                    delivery = await self.inbox.read()
                     await self._slots.acquire()
-                    task = asyncio.create_task(self._one(delivery))
+                    try:
+                        deliveries = await self._read_batch()
+                    except BaseException:
+                        self._slots.release()
+                        raise
+                    task = asyncio.create_task(self._one(deliveries))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
             except NotConnected as exc:
                 self._state(False, str(exc))
                 await self.inbox.close()
 
+    async def _read_batch(self) -> list[Delivery]:
+        """The next delivery, waiting for it, and whatever else has already arrived."""
+        deliveries = [await self.inbox.read()]
+        while len(deliveries) < self.batch:
+            more = self.inbox.read_nowait()
+            if more is None:
+                break
+            deliveries.append(more)
+        return deliveries
+
     async def drain(self, timeout: float) -> None:
         """Wait (at most ``timeout``) for deliveries being handled to finish."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
-    async def _one(self, delivery: Delivery) -> None:
+    async def _one(self, deliveries: list[Delivery]) -> None:
         try:
-            await self.handle(delivery)
+            await self.handle(deliveries)
         except NotConnected:
             pass  # not acknowledged: the broker delivers it again, the inbox deduplicates it
         except Exception:  # noqa: BLE001 - one bad delivery must not stop the inbox
-            log.exception("handling an inbound message failed; it stays unacknowledged")
+            log.exception("handling %d inbound messages failed; what was not acknowledged "
+                          "stays on the broker", len(deliveries))
         finally:
             self._slots.release()
 

@@ -26,10 +26,13 @@ async def _trace(hub, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     for record in records:
         receipt = await hub.store.receipt(record["direction"], args.message_id)
-        if receipt:
-            body = json.loads(jws.parse(receipt).payload)["body"]
-            record["receipt"] = {"signed_by": record["peer"] if record["direction"] == "out"
-                                 else hub.id, **body}
+        if receipt:  # one signed receipt may answer many messages: show this one's entry
+            envelope = json.loads(jws.parse(receipt).payload)
+            entry = next((e for e in envelope["body"]["entries"]
+                          if e["message_id"] == args.message_id), None)
+            if entry is not None:
+                record["receipt"] = {"signed_by": envelope["from"], "receipt_id":
+                                     envelope["id"], **entry}
     if args.json:
         print_json(records)
         return EXIT_OK

@@ -37,7 +37,12 @@ CREATE TABLE IF NOT EXISTS messages (
     receipt BLOB,
     source TEXT,
     updated REAL NOT NULL,
+    receipt_ref TEXT,
     PRIMARY KEY (direction, id)
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    digest TEXT PRIMARY KEY,
+    jws BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS submissions (
     key TEXT PRIMARY KEY,
@@ -126,6 +131,9 @@ class Store:
     @staticmethod
     def _init(conn: sqlite3.Connection) -> None:
         conn.executescript(SCHEMA + audit.SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+        if "receipt_ref" not in columns:  # a store made before receipts covered many messages
+            conn.execute("ALTER TABLE messages ADD COLUMN receipt_ref TEXT")
 
     def close(self) -> None:
         self._writer.close()
@@ -264,35 +272,43 @@ class Store:
 
         await self._writer.run(op)
 
-    async def settle_outgoing(self, message_id: str, peer: str, digest: str, outcome: str,
-                              reason: str | None, receipt: bytes,
-                              now: float) -> tuple[str, dict[str, Any] | None]:
-        """Apply a receipt from ``peer``. Returns ``(result, row)`` where result is
-        ``settled``, ``already`` (a repeated receipt), ``unknown`` or ``mismatch`` (the
-        receipt names another peer or digest than the message we sent)."""
-        state = "delivered" if outcome == "accepted" else "rejected"
+    async def settle_outgoing(self, peer: str, entries: list[dict[str, Any]], receipt: bytes,
+                              now: float) -> list[tuple[str, dict[str, Any] | None]]:
+        """Apply a receipt from ``peer``: each of its ``entries`` (message_id, digest, outcome,
+        reason). Returns ``(result, row)`` per entry, where result is ``settled``,
+        ``already`` (a repeated receipt), ``unknown`` or ``mismatch`` (the entry names another
+        peer or digest than the message we sent)."""
+        ref = _sha(receipt)
 
-        def op(conn: sqlite3.Connection) -> tuple[str, dict[str, Any] | None]:
-            cur = conn.execute("SELECT id, peer, type, digest, state, created, attempts, source"
-                               " FROM messages WHERE direction = 'out' AND id = ?",
-                               (message_id,))
+        def settle(conn: sqlite3.Connection, entry: dict[str, Any]
+                   ) -> tuple[str, dict[str, Any] | None]:
+            message_id, reason = entry["message_id"], entry["reason"]
+            cur = conn.execute("SELECT id, peer, type, correlation_id, digest, state, created,"
+                               " attempts, source FROM messages WHERE direction = 'out'"
+                               " AND id = ?", (message_id,))
             found = cur.fetchone()
             if found is None:
                 return "unknown", None
             row = _row(cur, found)
-            if row["peer"] != peer or row["digest"] != digest:
+            if row["peer"] != peer or row["digest"] != entry["digest"]:
                 audit.append(conn, now, "receipt_mismatch", message_id, peer,
-                             expected_peer=row["peer"], digest=digest)
+                             expected_peer=row["peer"], digest=entry["digest"])
                 return "mismatch", row
             if row["state"] not in OUT_OPEN:
                 return "already", row
-            conn.execute("UPDATE messages SET state = ?, reason = ?, receipt = ?, updated = ?"
-                         " WHERE direction = 'out' AND id = ?",
-                         (state, reason, receipt, now, message_id))
+            state = "delivered" if entry["outcome"] == "accepted" else "rejected"
+            conn.execute("UPDATE messages SET state = ?, reason = ?, receipt_ref = ?,"
+                         " updated = ? WHERE direction = 'out' AND id = ?",
+                         (state, reason, ref, now, message_id))
             _event(conn, "out", message_id, now, state, reason)
-            audit.append(conn, now, state, message_id, peer, reason=reason,
-                         receipt_digest=_sha(receipt))
+            audit.append(conn, now, state, message_id, peer, reason=reason, receipt_digest=ref)
             return "settled", row
+
+        def op(conn: sqlite3.Connection) -> list[tuple[str, dict[str, Any] | None]]:
+            results = [settle(conn, entry) for entry in entries]
+            if any(result == "settled" for result, _row in results):
+                _keep_receipt(conn, ref, receipt)
+            return results
 
         return await self._writer.run(op)
 
@@ -313,35 +329,51 @@ class Store:
         return await self._writer.run(op)
 
     # -- inbox -----------------------------------------------------------------------------
-    async def accept_incoming(self, message: Incoming, schema_error: str | None,
-                              now: float) -> tuple[str, bytes | None]:
-        """Take a verified message into the inbox, atomically with the duplicate check.
+    async def incoming_receipts(self, message_ids: Iterable[str]) -> dict[str, bytes]:
+        """The receipts already sent for those of ``message_ids`` that are in the inbox."""
+        ids = list(message_ids)
 
-        Returns ``("accepted", None)``, ``("duplicate", original_receipt)`` or
+        def op(conn: sqlite3.Connection) -> dict[str, bytes]:
+            return {message_id: receipt for message_id in ids
+                    if (receipt := _receipt(conn, "in", message_id)) is not None}
+
+        return await self._writer.run(op)
+
+    async def accept_incoming(self, messages: list[Incoming], schema_errors: list[str | None],
+                              now: float) -> list[tuple[str, bytes | None]]:
+        """Take verified messages into the inbox, each atomically with its duplicate check.
+
+        Returns, per message, ``("accepted", None)``, ``("duplicate", original_receipt)`` or
         ``("schema_invalid", None)`` (recorded as a rejection, not stored as a message)."""
 
-        def op(conn: sqlite3.Connection) -> tuple[str, bytes | None]:
-            found = conn.execute("SELECT receipt FROM messages WHERE direction = 'in' AND id = ?",
-                                 (message.id,)).fetchone()
-            if found is not None:
+        def accept(conn: sqlite3.Connection, message: Incoming, schema_error: str | None
+                   ) -> tuple[str, bytes | None]:
+            if conn.execute("SELECT 1 FROM messages WHERE direction = 'in' AND id = ?",
+                            (message.id,)).fetchone() is not None:
                 audit.append(conn, now, "duplicate", message.id, message.sender,
                              digest=message.digest)
-                return "duplicate", found[0]
+                return "duplicate", _receipt(conn, "in", message.id)
             if schema_error is not None:
                 _reject(conn, now, "schema_invalid", message.sender, message.id, schema_error,
                         message.jws)
                 return "schema_invalid", None
+            ref = _sha(message.receipt)
+            _keep_receipt(conn, ref, message.receipt)
             conn.execute(
                 "INSERT INTO messages (direction, id, peer, type, correlation_id, created,"
-                " expires, digest, jws, state, receipt, next_attempt, updated)"
+                " expires, digest, jws, state, receipt_ref, next_attempt, updated)"
                 " VALUES ('in', ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
                 (message.id, message.sender, message.type, message.correlation_id,
                  message.created, message.expires, message.digest, message.jws,
-                 message.receipt, now, now))
+                 ref, now, now))
             _event(conn, "in", message.id, now, "received")
             audit.append(conn, now, "received", message.id, message.sender, type=message.type,
-                         digest=message.digest, receipt_digest=_sha(message.receipt))
+                         digest=message.digest, receipt_digest=ref)
             return "accepted", None
+
+        def op(conn: sqlite3.Connection) -> list[tuple[str, bytes | None]]:
+            return [accept(conn, message, error)
+                    for message, error in zip(messages, schema_errors, strict=True)]
 
         return await self._writer.run(op)
 
@@ -434,10 +466,7 @@ class Store:
 
     async def receipt(self, direction: str, message_id: str) -> bytes | None:
         """The receipt of a message: received (outgoing) or sent (incoming)."""
-        row = await self._writer.run(lambda conn: conn.execute(
-            "SELECT receipt FROM messages WHERE direction = ? AND id = ?",
-            (direction, message_id)).fetchone())
-        return row[0] if row else None
+        return await self._writer.run(lambda conn: _receipt(conn, direction, message_id))
 
     # -- queries ---------------------------------------------------------------------------
     async def message(self, message_id: str) -> list[dict[str, Any]]:
@@ -460,6 +489,20 @@ class Store:
 
     def verify_audit_sync(self) -> audit.VerifyResult:
         return self._writer.run_sync(audit.verify)
+
+
+def _receipt(conn: sqlite3.Connection, direction: str, message_id: str) -> bytes | None:
+    """The receipt kept for a message (one signed receipt may cover many messages; stores
+    made before that kept each message's own in ``messages.receipt``)."""
+    found = conn.execute(
+        "SELECT COALESCE(r.jws, m.receipt) FROM messages m LEFT JOIN receipts r"
+        " ON r.digest = m.receipt_ref WHERE m.direction = ? AND m.id = ?",
+        (direction, message_id)).fetchone()
+    return None if found is None else found[0]
+
+
+def _keep_receipt(conn: sqlite3.Connection, ref: str, receipt: bytes) -> None:
+    conn.execute("INSERT OR IGNORE INTO receipts (digest, jws) VALUES (?, ?)", (ref, receipt))
 
 
 def _reject(conn: sqlite3.Connection, now: float, reason: str, sender: str | None,

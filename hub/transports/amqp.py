@@ -651,6 +651,15 @@ class AmqpInbox(Inbox):
             raise link.error(NotConnected, link.lost or "closed")
         return item
 
+    def read_nowait(self) -> Delivery | None:
+        if self._link is None or self._deliveries.empty():
+            return None
+        item = self._deliveries.get_nowait()
+        if item is _LOST:
+            self._deliveries.put_nowait(_LOST)  # for the next read, which raises
+            return None
+        return item
+
     async def close(self) -> None:
         link, self._link = self._link, None
         if link is not None:

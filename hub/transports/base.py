@@ -63,6 +63,12 @@ class Inbox(abc.ABC):
     async def read(self) -> Delivery:
         """Wait for the next message. Raise ``NotConnected`` when the connection is lost."""
 
+    def read_nowait(self) -> Delivery | None:
+        """The next message if it has already arrived, else None; never waits or raises (a
+        lost connection shows at the next ``read``). The intake takes what this gives in one
+        batch with what ``read`` returned; an inbox that cannot tell returns None."""
+        return None
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Close; deliveries not yet acknowledged return to the broker."""

@@ -126,17 +126,23 @@ class MemoryInbox(Inbox):
         while True:
             queue = self._check()
             if queue.ready:
-                body, redelivered = queue.ready.popleft()
-                tag = next(self.broker._tags)
-                queue.unacked[tag] = (body, self._epoch)
-                return Delivery(
-                    body=body,
-                    ack=lambda tag=tag: self._settle(tag, dead=False),
-                    reject=lambda tag=tag: self._settle(tag, dead=True),
-                    redelivered=redelivered,
-                )
+                return self._take(queue)
             queue.event.clear()
             await queue.event.wait()
+
+    def read_nowait(self) -> Delivery | None:
+        try:
+            queue = self._check()
+        except NotConnected:
+            return None
+        return self._take(queue) if queue.ready else None
+
+    def _take(self, queue: _Queue) -> Delivery:
+        body, redelivered = queue.ready.popleft()
+        tag = next(self.broker._tags)
+        queue.unacked[tag] = (body, self._epoch)
+        return Delivery(body=body, ack=lambda: self._settle(tag, dead=False),
+                        reject=lambda: self._settle(tag, dead=True), redelivered=redelivered)
 
     async def _settle(self, tag: int, dead: bool) -> None:
         queue = self._check()

@@ -523,6 +523,12 @@ class MqttInbox(Inbox):
             raise NotConnected(conn.lost_reason)
         return delivery
 
+    def read_nowait(self) -> Delivery | None:
+        conn = self._conn
+        if conn is None or not conn.up or self._queue.empty():
+            return None
+        return self._queue.get_nowait()
+
     async def _settle(self, received: _Received) -> None:
         """Acknowledge one delivery (``reject`` too: MQTT has no dead-letter; the hub has
         recorded the message in its own store). MQTT requires PUBACKs in the order the PUBLISHes

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import multiprocessing
 import os
 import platform
 import sqlite3
@@ -38,6 +40,7 @@ import pika
 from pika.adapters.asyncio_connection import AsyncioConnection
 
 from hub import events as ev
+from hub.config import load_config
 from hub.core import Hub
 from hub.envelope import Envelope
 from hub.sandbox import build_sandbox
@@ -55,10 +58,15 @@ class Result:
     messages: int
     seconds: float
     latencies: list[float]  # seconds, one per message
+    cpu: float = 0.0  # CPU seconds the clients used (both hubs' processes; the raw client's)
 
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
+
+    @property
+    def cpu_per_message(self) -> float:
+        return self.cpu / self.messages
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -140,15 +148,16 @@ async def raw_round(params: pika.ConnectionParameters, messages: int, window: in
 
         await _call(consumer_channel.basic_consume, queue=queue, on_message_callback=on_message)
         await _call(channel.confirm_delivery, ack_nack_callback=on_confirm)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         publish_more()
         ended = await finished
+        cpu = time.process_time() - cpu
         await _call(consumer_channel.queue_delete, queue=queue)
     finally:
         for connection in (producer, consumer):
             if connection.is_open:
                 connection.close()
-    return Result("raw pika", messages, ended - started, latencies)
+    return Result("raw pika", messages, ended - started, latencies, cpu)
 
 
 # -- hub to hub --------------------------------------------------------------------------------
@@ -195,30 +204,102 @@ class HubRun:
     message_bytes: int  # one signed message as published
 
 
+async def _hand_over(_envelope: Envelope) -> None:
+    return None  # the receiving port's local system, which takes everything at once
+
+
+def _connected(hub: Hub) -> bool:
+    return hub.intake.connected and all(link.up for link in hub.links.values())
+
+
+async def _serve(config_path: Path, ready: Any, stop: Any, cpu: Any) -> None:
+    hub = Hub.from_config(load_config(config_path))
+    hub.local_delivery = _hand_over
+    await hub.start()
+    try:
+        await _until(lambda: _connected(hub), 30, "the receiving hub to connect")
+        began = time.process_time()
+        ready.set()
+        await asyncio.to_thread(stop.wait, 3600)
+        cpu.value = time.process_time() - began
+    finally:
+        await hub.stop()
+
+
+def _receiver_process(config_path: Path, ready: Any, stop: Any, cpu: Any) -> None:
+    """The receiving hub in a process of its own, as at a real port."""
+    asyncio.run(_serve(config_path, ready, stop, cpu))
+
+
+class _Elsewhere:
+    """The receiving hub's process; ``cpu`` is what it used while it was ready."""
+
+    def __init__(self, config_path: Path) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.ready, self.stop, self._cpu = context.Event(), context.Event(), context.Value("d")
+        self.process = context.Process(target=_receiver_process, name="porthub-bench-receiver",
+                                       args=(config_path, self.ready, self.stop, self._cpu))
+
+    @property
+    def cpu(self) -> float:
+        return self._cpu.value
+
+    async def __aenter__(self) -> "_Elsewhere":
+        self.process.start()
+        if not await asyncio.to_thread(self.ready.wait, 60):
+            await self.__aexit__()
+            raise RuntimeError("the receiving hub's process did not get ready within 60 s")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        await asyncio.to_thread(self.process.join, 30)
+        if self.process.is_alive():
+            self.process.kill()
+
+
 async def hub_round(root: Path, inbox_for: Callable[[str], dict[str, Any]], messages: int,
-                    window: int) -> HubRun:
-    """One hub-to-hub run on whatever transport ``inbox_for`` gives the hubs' inboxes."""
+                    window: int, processes: int = 2) -> HubRun:
+    """One hub-to-hub run on whatever transport ``inbox_for`` gives the hubs' inboxes: the
+    receiving hub in a process of its own (``processes=2``, as deployed) or beside the
+    sender in this one (``processes=1``)."""
     tag = uuid.uuid4().hex[:6]
     ids = [f"aktau-{tag}", f"baku-{tag}"]
     # No resend may muddy the figures: the receipt timeout is far above any round trip here.
     retry = {"window": window, "receipt_timeout": "120s", "maximum": "120s"}
     sandbox = build_sandbox(root, ids, inbox_for, extra={"retry": retry})
-    sender, receiver = (Hub.from_config(sandbox.config(h)) for h in ids)
+    sender = Hub.from_config(sandbox.config(ids[0]))
+    elsewhere = None
+    async with contextlib.AsyncExitStack() as stack:
+        hubs = [sender]
+        if processes == 2:
+            elsewhere = await stack.enter_async_context(
+                _Elsewhere(sandbox.config_paths[ids[1]]))
+        else:
+            receiver = Hub.from_config(sandbox.config(ids[1]))
+            receiver.local_delivery = _hand_over
+            hubs.append(receiver)
+        run = await _timed_round(hubs, ids, messages, window)
+    if elsewhere is not None:
+        run.cpu += elsewhere.cpu
+    db = sender.config.hub.data_dir / "hub.db"
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        [(size,)] = conn.execute("SELECT length(jws) FROM messages WHERE direction = 'out'"
+                                 " LIMIT 1").fetchall()
+    return HubRun(run, ids, size)
 
-    async def hand_over(_envelope: Envelope) -> None:
-        return None
 
-    receiver.local_delivery = hand_over
-    hubs = [sender, receiver]
+async def _timed_round(hubs: list[Hub], ids: list[str], messages: int, window: int) -> Result:
+    """Start ``hubs``, submit ``messages`` from the first to ``ids[1]``, time the receipts."""
+    sender = hubs[0]
     for hub in hubs:
         await hub.start()
     try:
-        await _until(lambda: all(h.intake.connected and all(link.up for link in h.links.values())
-                                 for h in hubs), 30, "the hubs to connect")
+        await _until(lambda: all(_connected(h) for h in hubs), 30, "the hubs to connect")
         receipts = _Receipts(messages, window)
         sender.events.observers.append(receipts)
         submitting: set[asyncio.Task] = set()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(messages):
             await receipts.slots.acquire()
             # Not awaited one by one: concurrent submits share their outbox commits, as
@@ -227,14 +308,11 @@ async def hub_round(root: Path, inbox_for: Callable[[str], dict[str, Any]], mess
             submitting.add(task)
             task.add_done_callback(submitting.discard)
         ended = await receipts.finished
+        cpu = time.process_time() - cpu
     finally:
         for hub in hubs:
             await hub.stop()
-    db = sender.config.hub.data_dir / "hub.db"
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        [(size,)] = conn.execute("SELECT length(jws) FROM messages WHERE direction = 'out'"
-                                 " LIMIT 1").fetchall()
-    return HubRun(Result("porthub hub", messages, ended - started, receipts.latencies), ids, size)
+    return Result("porthub hub", messages, ended - started, receipts.latencies, cpu)
 
 
 def remove_layout(params: pika.ConnectionParameters, hub_ids: list[str]) -> None:
@@ -260,14 +338,15 @@ def table(rounds: list[tuple[Result, Any]], header: str, baseline: str, raw_late
     benchmark: ``baseline`` names the raw client, ``raw_latency`` what its latency spans,
     ``lost`` adds a column of messages the raw run never saw."""
     columns = ["round", "run", "messages", "seconds", "msg/s", "latency p50 ms",
-               "latency p99 ms"] + (["lost"] if lost else [])
+               "latency p99 ms", "CPU µs/msg"] + (["lost"] if lost else [])
     lines = [header, "", _row(columns), _row(["---"] * len(columns))]
     for n, pair in enumerate(rounds, 1):
         for result in pair:
             lines.append(_row([str(n), result.name, str(result.messages),
                                f"{result.seconds:.2f}", f"{result.rate:.0f}",
                                f"{result.percentile(50) * 1000:.1f}",
-                               f"{result.percentile(99) * 1000:.1f}"]
+                               f"{result.percentile(99) * 1000:.1f}",
+                               f"{result.cpu_per_message * 1e6:.0f}"]
                               + ([str(getattr(result, "lost", 0))] if lost else [])))
     ratios = [hub.rate / raw.rate for hub, raw in rounds]
     hub_p50 = statistics.median(hub.percentile(50) for hub, _raw in rounds)
@@ -275,6 +354,9 @@ def table(rounds: list[tuple[Result, Any]], header: str, baseline: str, raw_late
     lines += ["", f"hub throughput / {baseline} throughput: {statistics.median(ratios):.3f} "
               f"(median of {len(ratios)}; each round: "
               f"{', '.join(f'{r:.3f}' for r in ratios)})",
+              f"client CPU per message, hub / {baseline}: " + ", ".join(
+                  f"{hub.cpu_per_message / raw.cpu_per_message:.1f}" for hub, raw in rounds)
+              + " (CPU of both hubs' processes / of the raw client; the broker's is not counted)",
               f"hub latency, submit to receipt: p50 {hub_p50 * 1000:.0f} ms, "
               f"p99 {hub_p99 * 1000:.0f} ms (median over rounds)",
               f"raw latency is {raw_latency} (one way); hub latency is submit to receipt "
@@ -303,7 +385,7 @@ async def main(args: argparse.Namespace) -> str:
         rounds = []
         for n in range(1, args.rounds + 1):
             hub = await hub_round(Path(root) / f"round{n}", amqp_inbox(broker, args.vhost),
-                                  args.messages, args.window)
+                                  args.messages, args.window, args.processes)
             await asyncio.to_thread(remove_layout, params, hub.hub_ids)
             raw = await raw_round(params, args.messages, args.window, hub.message_bytes)
             print(f"round {n}: hub {hub.result.rate:.0f} msg/s, raw {raw.rate:.0f} msg/s",
@@ -324,6 +406,9 @@ def parse_args(argv: list[str] | None, prog: str, doc: str, window_help: str,
     parser.add_argument("--window", type=int, default=200, help=window_help)
     parser.add_argument("--rounds", type=int, default=3, help="hub + raw pairs to run (3)")
     parser.add_argument("--broker", default=broker_default, help=broker_help)
+    parser.add_argument("--processes", type=int, choices=(1, 2), default=2,
+                        help="2: the receiving hub in a process of its own, as deployed (the "
+                             "default); 1: both hubs in this process")
     extra(parser)
     parser.add_argument("--data-dir", default=None,
                         help="where the hubs' stores go (a temporary folder under $TMPDIR)")

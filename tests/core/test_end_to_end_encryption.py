@@ -10,7 +10,7 @@ from hub.security import jwe, jws
 from tests.core.bodies import DECISION, STATUS
 from tests.support.aio import run, wait_until
 from tests.support.network import Network
-from tests.support.sealed import encrypt, record_wire, sealed_header
+from tests.support.sealed import encrypt, record_wire, sealed_header, sighup
 
 CUSTOMS = ["customs.*"]
 
@@ -81,3 +81,27 @@ def test_a_plaintext_message_of_an_encrypted_type_is_refused(tmp_path):
             await net.stop()
 
     run(scenario())
+
+
+def test_a_reload_that_turns_encryption_on_seals_from_then_on(tmp_path, monkeypatch):
+    """Given aktau and baku running without encryption, when both files turn it on for
+    customs.* and both hubs reload (SIGHUP), aktau's link to baku seals from then on and the
+    customs decision arrives."""
+    net = Network(tmp_path / "net", ["aktau", "baku"])
+    wire = record_wire(monkeypatch)
+
+    async def scenario() -> None:
+        await net.start()
+        try:
+            assert not any(type(link.outlet).__name__ == "SealingOutlet"
+                           for link in net.hubs["aktau"].links.values())
+            encrypt(net, CUSTOMS)
+            assert await sighup(net, "baku") and await sighup(net, "aktau")
+            sub = await net.hubs["aktau"].submit("customs.decision", DECISION, to="baku")
+            await net.wait_settled("aktau", sub.ids)
+        finally:
+            await net.stop()
+
+    run(scenario())
+    to_baku = [body for queue, body in wire if queue == "porthub.baku.inbox"]
+    assert to_baku and all(jwe.looks_encrypted(body) for body in to_baku)

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hub import daemon
-from hub.daemon import Daemon
 from hub.envelope import Envelope
 from hub.errors import Rejected
 from hub.ids import new_message_id
@@ -18,7 +17,7 @@ from hub.security import jwe, jws, pki
 from tests.core.bodies import DECISION, STATUS
 from tests.support.aio import run, wait_until
 from tests.support.network import Network
-from tests.support.sealed import configure, encrypt, kid_of, record_wire
+from tests.support.sealed import configure, encrypt, kid_of, record_wire, sighup
 
 
 def inbox_certs(net: Network, hub_id: str) -> dict[str, bytes]:
@@ -32,13 +31,6 @@ def new_signing_certificate(net: Network, hub_id: str) -> None:
     """Issue ``hub_id`` a new key and certificate and point its file at them."""
     cert, key = pki.issue(net.sandbox.ca_dir, hub_id, net.sandbox.root / hub_id / "tls-new")
     configure(net, hub_id, hub={"key": str(key), "cert": str(cert)})
-
-
-async def sighup(net: Network, hub_id: str) -> bool:
-    """What SIGHUP does: the daemon reads the file again and swaps if it is valid."""
-    running = Daemon(net.sandbox.config_paths[hub_id])
-    running.hub = net.hubs[hub_id]
-    return await running.reload()
 
 
 @pytest.mark.parametrize("switch", ["sighup", "restart"])

@@ -1,5 +1,6 @@
 """Hubs with end-to-end encryption on, for the tests: an encryption certificate per hub, a
-shared folder of the peers' certificates, and a record of the bytes the brokers were given."""
+shared folder of the peers' certificates, a record of the bytes the brokers were given, and
+the reload a SIGHUP does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import yaml
 from cryptography import x509
 
+from hub.daemon import Daemon
 from hub.security import jwe, jws
 from hub.transports import memory
 from tests.support.network import Network
@@ -34,6 +36,13 @@ def encrypt(net: Network, types: list[str], hubs: list[str] | None = None) -> No
         configure(net, hub_id, encryption={"key": str(key), "cert": str(cert),
                                            "peer_certs": str(net.sandbox.peer_certs),
                                            "types": types})
+
+
+async def sighup(net: Network, hub_id: str) -> bool:
+    """What SIGHUP does: the daemon reads the file again and swaps if it is valid."""
+    running = Daemon(net.sandbox.config_paths[hub_id])
+    running.hub = net.hubs[hub_id]
+    return await running.reload()
 
 
 def record_wire(monkeypatch) -> list[tuple[str, bytes]]:

@@ -30,7 +30,8 @@ from .security import jws
 from .security.identity import Identity
 from .security.trust import TrustStore
 from .store import Incoming, Outgoing, Store
-from .transports import Delivery, load as load_transport
+from .transports import Delivery, encoding as wire, load as load_transport
+from .transports.encoding import DEFLATE, CompressingOutlet
 from .verify import Verified, Verifier
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ class Hub:
     def _open_link(self, peer: str) -> None:
         settings = self.config.peers[peer].transport
         outlet = load_transport(settings.kind).outlet(settings, peer, self.id)
+        if DEFLATE in outlet.encodings:  # below the sealing: what is deflated is the sealed
+            outlet = CompressingOutlet(outlet, lambda: self.config.limits.compress_above)
         if self.encryption.policy.with_peer(peer):
             # Sealed as the encryption of the moment says: a reload may change its rules.
             outlet = SealingOutlet(outlet, lambda signed: self.encryption.seal(peer, signed))
@@ -312,20 +315,30 @@ class Hub:
         sender for all of them."""
         now = self.clock()
         messages: list[tuple[Delivery, Verified]] = []
+        others: list[tuple[Delivery, Verified | Rejected, bytes]] = []
         for delivery in deliveries:
+            body = delivery.body
             try:
-                verified = self.verifier.verify(delivery.body)
+                body = wire.decode(body, delivery.encoding, self.verifier.max_bytes)
+                verified = self.verifier.verify(body)
             except Rejected as rejected:
-                await self._refuse(rejected, delivery.body, now)
-                await delivery.reject()
+                others.append((delivery, rejected, body))
                 continue
             if verified.envelope.type == RECEIPT:
-                await self._on_receipt(verified, now)
-                await delivery.ack()
+                others.append((delivery, verified, body))
             else:
                 messages.append((delivery, verified))
+        # The messages first: batches handled at once then reach the store in the order they
+        # were read, so one correlation id's messages are committed in the order they came.
         if messages:
             await self._take_in(messages, now)
+        for delivery, checked, body in others:
+            if isinstance(checked, Rejected):
+                await self._refuse(checked, body, now)
+                await delivery.reject()
+            else:
+                await self._on_receipt(checked, now)
+                await delivery.ack()
 
     async def _take_in(self, messages: list[tuple[Delivery, Verified]], now: float) -> None:
         """Commit verified messages to the inbox, then acknowledge them and queue receipts.

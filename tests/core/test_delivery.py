@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from datetime import timedelta
+
 import pytest
 
+from hub.envelope import Envelope, utc
 from hub.errors import SubmitError
+from hub.ids import new_message_id
+from hub.transports import Delivery
 from tests.core.bodies import MANIFEST, STATUS, status
 from tests.support.aio import run
 from tests.support.network import Network
@@ -153,3 +160,40 @@ def test_fast_and_detailed_schema_validators_agree() -> None:
         slow_ok = s._validators[type_name].is_valid(body)
         assert fast_ok == slow_ok, (type_name, body)
         assert (s.errors(type_name, body) is None) == slow_ok
+
+
+def test_batches_taken_in_at_once_commit_in_the_order_they_were_read(tmp_path) -> None:
+    """Given two batches of the inbox handled at once, the first holding a refused delivery
+    ahead of a message and the second a later message of the same correlation id, the two
+    messages enter baku's store in the order the batches were read (the refusal's own store
+    write must not let the second batch's commit overtake the first's)."""
+    net = Network(tmp_path, ["aktau", "baku"])
+
+    async def scenario() -> None:
+        await net.start()
+        try:
+            aktau, baku = net.hubs["aktau"], net.hubs["baku"]
+            now = utc(aktau.clock())
+
+            def signed(n: int) -> tuple[str, bytes]:
+                envelope = Envelope(id=new_message_id(), type="shipment.status", sender="aktau",
+                                    to="baku", created=now, expires=now + timedelta(days=1),
+                                    body=status(n), correlation_id="AKTBAK250001")
+                return envelope.id, aktau._sign(envelope).jws
+
+            async def settled() -> None:
+                pass
+
+            (first, one), (second, two) = signed(1), signed(2)
+            await asyncio.gather(
+                baku._on_deliveries([Delivery(b"not a message", settled, settled),
+                                     Delivery(one, settled, settled)]),
+                baku._on_deliveries([Delivery(two, settled, settled)]))
+            with sqlite3.connect(tmp_path / "baku" / "data" / "hub.db") as conn:
+                stored = [row[0] for row in conn.execute(
+                    "SELECT id FROM messages WHERE direction = 'in' ORDER BY rowid")]
+            assert stored == [first, second]
+        finally:
+            await net.stop()
+
+    run(scenario())

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -72,12 +73,14 @@ class Encryption:
 
     def __init__(self, policy: Policy, keys: Mapping[str, x25519.X25519PrivateKey],
                  peer_certs: Mapping[str, Sequence[bytes]], trust: TrustStore,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 own_expiry: datetime | None = None) -> None:
         self.policy = policy
         self.keys = dict(keys)            # kid (RFC 7638 thumbprint) -> private key
         self.peer_certs = {peer: tuple(ders) for peer, ders in peer_certs.items()}
         self.trust = trust
         self.clock = clock
+        self.own_expiry = own_expiry      # when this hub's encryption certificate expires
 
     @classmethod
     def load(cls, config: HubConfig, trust: TrustStore,
@@ -85,10 +88,11 @@ class Encryption:
         """Read the keys and the peers' certificates named in ``config``; ``ConfigError`` if
         a key is unusable or a peer that needs encryption has no valid certificate."""
         section, now = config.encryption, utc(clock())
-        keys = {}
+        keys, own_expiry = {}, None
         if section.key is not None:
             current = _load_key(section.key)
-            _check_own_certificate(section.cert, current, config.hub.id, trust, now)
+            own_expiry = _check_own_certificate(section.cert, current, config.hub.id, trust,
+                                                now).not_after
             for path in [section.key, *section.previous_keys]:
                 key = current if path == section.key else _load_key(path)
                 keys[jwe.thumbprint(key.public_key())] = key
@@ -100,7 +104,19 @@ class Encryption:
                 raise ConfigError(f"encryption: peer {peer} has no valid encryption certificate "
                                   f"(looked in {where or 'nothing: set encryption.peer_certs'})"
                                   ", but messages to it must be encrypted")
-        return cls(policy, keys, found, trust, clock)
+        return cls(policy, keys, found, trust, clock, own_expiry)
+
+    def peer_expiries(self) -> dict[str, datetime]:
+        """When the encryption certificate each peer's messages are sealed with expires
+        (``porthub check`` warns ahead, as for ``own_expiry``)."""
+        found = {}
+        for peer in self.peer_certs:
+            try:
+                found[peer] = self.trust.encryption_certificate(
+                    self.peer_certs[peer][0], utc(self.clock())).not_after
+            except Rejected:
+                continue  # recipient_key says why, when it is needed
+        return found
 
     # -- receiving -------------------------------------------------------------------------
     def required(self, type_name: str, peer: str) -> bool:
@@ -197,13 +213,14 @@ def _der(cert: x509.Certificate) -> bytes:
 
 
 def _check_own_certificate(path: Path, key: x25519.X25519PrivateKey, hub_id: str,
-                           trust: TrustStore, now) -> None:
+                           trust: TrustStore, now) -> CertInfo:
     cert = _load_cert(path)
     if cert.public_key().public_bytes_raw() != key.public_key().public_bytes_raw():
         raise ConfigError(f"encryption.cert {path} is not the certificate of encryption.key")
     info = _trusted(trust, _der(cert), now, path)
     if info.hub_id != hub_id:
         raise ConfigError(f"encryption.cert {path} is for hub {info.hub_id!r}, not {hub_id!r}")
+    return info
 
 
 def _trusted(trust: TrustStore, der: bytes, now, path: Path) -> CertInfo:

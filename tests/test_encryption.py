@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 
+from hub.cli import main
 from hub.config import load_config
 from hub.encryption import CannotEncrypt, Encryption, Policy
 from hub.errors import ConfigError, Rejected
@@ -284,3 +286,18 @@ def test_an_older_crl_is_refused_and_the_newer_one_stays(pki_world, tmp_path):
         trust.load_crl(older)
     with pytest.raises(Rejected, match="revoked"):
         trust.certificate(revoked, pki_world.now)
+
+
+def test_porthub_check_warns_of_an_encryption_certificate_about_to_expire(
+        config_file, tmp_path, pki_world, capsys):
+    assert main(["check", "-c", str(config_file)]) == 0
+    assert "encryption: 1 decryption key(s); encryption certificates of aktau" in \
+        capsys.readouterr().out
+    for path in (tmp_path / "peers").glob("aktau-enc.*"):
+        path.unlink()
+    now = datetime.now(timezone.utc)
+    pki.issue(pki_world.ca_dir, "aktau", tmp_path / "peers", encryption=True,
+              not_before=now - timedelta(days=1), not_after=now + timedelta(days=9, hours=1))
+
+    assert main(["check", "-c", str(config_file)]) == 1
+    assert "the encryption certificate of aktau expires in 9 days" in capsys.readouterr().err

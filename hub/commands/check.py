@@ -59,6 +59,7 @@ async def _check(config, identity, trust, connect: bool) -> int:
     if hub.encryption.keys or hub.encryption.peer_certs:
         ok.append(f"encryption: {len(hub.encryption.keys)} decryption key(s); encryption "
                   f"certificates of {', '.join(sorted(hub.encryption.peer_certs)) or 'no peer'}")
+        problems += _encryption_expiry(hub.encryption, config.hub.id, now)
     if config.adapters:
         from ..plugins import AdapterHost
 
@@ -86,6 +87,18 @@ async def _check(config, identity, trust, connect: bool) -> int:
     for line in problems:
         print(f"PROBLEM  {line}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK
+
+
+def _encryption_expiry(encryption, hub_id: str, now: datetime) -> list[str]:
+    """The encryption certificates in use that expire within EXPIRY_WARNING_DAYS."""
+    expiring = {peer: (when, f"ask {peer} for its new one (docs/operations.md, Rotate a "
+                             "certificate)") for peer, when in encryption.peer_expiries().items()}
+    if encryption.own_expiry is not None:
+        expiring[hub_id] = (encryption.own_expiry, "rotate it (docs/operations.md, Rotate a "
+                                                   "certificate)")
+    return [f"the encryption certificate of {who} expires in {(when - now).days} days "
+            f"({when:%Y-%m-%d}): {what}" for who, (when, what) in sorted(expiring.items())
+            if (when - now).days < EXPIRY_WARNING_DAYS]
 
 
 def _folder_problems(folder) -> list[str]:

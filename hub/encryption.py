@@ -112,10 +112,9 @@ class Encryption:
         found = {}
         for peer in self.peer_certs:
             try:
-                found[peer] = self.trust.encryption_certificate(
-                    self.peer_certs[peer][0], utc(self.clock())).not_after
-            except Rejected:
-                continue  # recipient_key says why, when it is needed
+                found[peer] = self._certificate(peer).not_after
+            except CannotEncrypt:
+                continue  # said when a message is to be sealed
         return found
 
     # -- receiving -------------------------------------------------------------------------
@@ -131,12 +130,16 @@ class Encryption:
 
     # -- sending ---------------------------------------------------------------------------
     def recipient_key(self, peer: str) -> x25519.X25519PublicKey:
-        """The peer's encryption key from its newest certificate valid now (expiry and the
-        current CRL are checked on every use); ``CannotEncrypt`` if there is none."""
+        """The peer's encryption key; ``CannotEncrypt`` if it has no valid certificate."""
+        return self._certificate(peer).public_key
+
+    def _certificate(self, peer: str) -> CertInfo:
+        """The peer's newest encryption certificate valid now: expiry and the current CRL
+        are checked at every use."""
         now, problems = utc(self.clock()), []
         for der in self.peer_certs.get(peer, ()):
             try:
-                return self.trust.encryption_certificate(der, now).public_key
+                return self.trust.encryption_certificate(der, now)
             except Rejected as exc:
                 problems.append(f"{exc.reason}: {exc.detail}")
         raise CannotEncrypt(f"no valid encryption certificate of {peer}"

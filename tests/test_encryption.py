@@ -130,6 +130,20 @@ def test_a_jwe_header_outside_the_profile_is_malformed(pki_world, params, detail
         jwe.parse(json.dumps(sealed).encode())
 
 
+def test_a_small_order_ephemeral_key_is_undecryptable_not_a_crash(pki_world):
+    """An all-zero epk makes an all-zero shared secret (RFC 7748 §6.1): refused."""
+    key = _enc_key(pki_world)
+    sealed = json.loads(jwe.seal(pki_world.message(), key.public_key()))
+    header = json.loads(jws.b64url_decode(sealed["protected"], "protected"))
+    header["epk"]["x"] = jws.b64url_encode(bytes(32))
+    sealed["protected"] = jws.b64url_encode(json.dumps(header).encode())
+    parsed = jwe.parse(json.dumps(sealed).encode())
+
+    with pytest.raises(Rejected) as caught:
+        jwe.open_sealed(parsed, {parsed.kid: key})
+    assert caught.value.reason == "undecryptable"
+
+
 def test_a_signed_message_is_never_taken_for_an_encrypted_one(pki_world):
     assert not jwe.looks_encrypted(pki_world.message())
     assert jwe.looks_encrypted(jwe.seal(b"x", _enc_key(pki_world).public_key()))

@@ -96,7 +96,25 @@ class ChaosNet:
                 time.sleep(1 / per_second)
 
     def submit_in_background(self, count: int, per_second: float) -> threading.Thread:
-        thread = threading.Thread(target=self.submit, args=(count, per_second), daemon=True)
+        return self._background(self.submit, count, per_second)
+
+    def answer(self, count: int, per_second: float) -> None:
+        """Drop ``count`` files into baku's hot folder for aktau, ``per_second`` a second:
+        traffic the other way, so that receipts and messages share each hub's inbox (the
+        checker counts only aktau's messages)."""
+        for n in range(count):
+            drop(self.root, "baku", f"a{n:06d}.json", {
+                "type": "shipment.status", "to": "aktau",
+                "correlation_id": f"ANSWER{self.run}", "body": marker_body(f"answer-{n}")})
+            time.sleep(1 / per_second)
+
+    def answer_in_background(self, count: int, per_second: float) -> threading.Thread:
+        return self._background(self.answer, count, per_second)
+
+    @staticmethod
+    def _background(feed: Callable[[int, float], None], count: int,
+                    per_second: float) -> threading.Thread:
+        thread = threading.Thread(target=feed, args=(count, per_second), daemon=True)
         thread.start()
         return thread
 

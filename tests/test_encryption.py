@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 
@@ -142,6 +144,22 @@ def test_a_small_order_ephemeral_key_is_undecryptable_not_a_crash(pki_world):
     with pytest.raises(Rejected) as caught:
         jwe.open_sealed(parsed, {parsed.kid: key})
     assert caught.value.reason == "undecryptable"
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_single_byte_change_of_a_sealed_message_is_refused_unopened(pki_world, data):
+    key = _enc_key(pki_world)
+    verifier = pki_world.verifier(decryption=Encryption(
+        Policy(), {jwe.thumbprint(key.public_key()): key}, {}, pki_world.trust()))
+    sealed = jwe.seal(pki_world.message(), key.public_key())
+    at = data.draw(st.integers(0, len(sealed) - 1))
+    value = data.draw(st.integers(0, 255).filter(lambda v: v != sealed[at]))
+
+    with pytest.raises(Rejected) as caught:
+        verifier.verify(sealed[:at] + bytes([value]) + sealed[at + 1:])
+    assert caught.value.reason in ("malformed", "undecryptable")
 
 
 def test_a_signed_message_is_never_taken_for_an_encrypted_one(pki_world):

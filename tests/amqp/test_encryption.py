@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pika
 import pytest
 
 from hub.security import jwe
@@ -14,29 +13,13 @@ from tests.amqp.conftest import Ports
 from tests.core.bodies import DECISION
 from tests.support.aio import run
 from tests.support.network import Network
-from tests.support.rabbit import PASSWORD, USER, broker_address
+from tests.support.rabbit import drain
 from tests.support.sealed import encrypt, sealed_header
 
 pytestmark = pytest.mark.rabbitmq
 
 CONTENT = (b"AZ-BAK-2025-000871", b"AKTBAK250001", b"CSPU1234567", b"released",
            b"State Customs Committee", b"customs.decision")
-
-
-def peek(vhost: str, queue: str, limit: int = 100) -> list[tuple[pika.BasicProperties, bytes]]:
-    """The messages in ``queue``, left there: taken without an ack, returned on close."""
-    host, port = broker_address()
-    params = pika.ConnectionParameters(host, port, vhost, pika.PlainCredentials(USER, PASSWORD),
-                                       connection_attempts=1, socket_timeout=5)
-    seen = []
-    with pika.BlockingConnection(params) as connection:
-        channel = connection.channel()
-        for _ in range(limit):
-            method, properties, body = channel.basic_get(queue, auto_ack=False)
-            if method is None:
-                break
-            seen.append((properties, body))
-    return seen
 
 
 def test_the_broker_holds_the_sealed_message_and_nothing_of_its_content(tmp_path,
@@ -54,7 +37,8 @@ def test_the_broker_holds_the_sealed_message_and_nothing_of_its_content(tmp_path
             await net.stop("baku")
             sub = await net.hubs["aktau"].submit("customs.decision", DECISION, to="baku")
             await net.wait_settled("aktau", sub.ids, states=("sent",))
-            held = await asyncio.to_thread(peek, ports.vhosts["baku"], "porthub.baku.inbox")
+            held = await asyncio.to_thread(drain, ports.vhosts["baku"], "porthub.baku.inbox",
+                                           keep=True)
             assert held
             for properties, body in held:
                 assert jwe.looks_encrypted(body)

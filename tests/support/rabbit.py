@@ -85,9 +85,10 @@ def close_all_connections(vhost: str, why: str = "closed by a porthub test") -> 
     rabbitmqctl("close_all_connections", "-p", vhost, why)
 
 
-def drain(vhost: str, queue: str,
-          limit: int = 10_000) -> list[tuple[pika.spec.BasicProperties, bytes]]:
-    """Take every message out of ``queue`` and return (properties, body) pairs.
+def drain(vhost: str, queue: str, limit: int = 10_000,
+          keep: bool = False) -> list[tuple[pika.spec.BasicProperties, bytes]]:
+    """Take every message out of ``queue`` and return (properties, body) pairs; with
+    ``keep``, only look: they are taken without an ack and go back when the connection closes.
 
     Blocking pika, so call it outside the event loop under test.
     """
@@ -98,7 +99,7 @@ def drain(vhost: str, queue: str,
     with pika.BlockingConnection(params) as connection:
         channel = connection.channel()
         for _ in range(limit):
-            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            method, properties, body = channel.basic_get(queue, auto_ack=not keep)
             if method is None:
                 break
             taken.append((properties, body))

@@ -124,6 +124,9 @@ class EncryptionSection(_Model):
 class Limits(_Model):
     # At least 8 KiB: a receipt of 16 entries must fit (docs/protocol.md).
     max_message_bytes: int = Field(1_048_576, ge=8192, le=64 * 1_048_576)
+    # Messages larger than this travel deflated where the transport can say so and it pays
+    # (hub/transports/encoding.py); 0 sends everything as it is.
+    compress_above: int = Field(16_384, ge=0)
     clock_skew: float = 300.0
     default_ttl: float = 7 * 86400.0
     _d = _duration_fields("clock_skew", "default_ttl")

@@ -30,7 +30,8 @@ from .security import jws
 from .security.identity import Identity
 from .security.trust import TrustStore
 from .store import Incoming, Outgoing, Store
-from .transports import Delivery, load as load_transport
+from .transports import Delivery, encoding as wire, load as load_transport
+from .transports.encoding import DEFLATE, CompressingOutlet
 from .verify import Verified, Verifier
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ class Hub:
     def _open_link(self, peer: str) -> None:
         settings = self.config.peers[peer].transport
         outlet = load_transport(settings.kind).outlet(settings, peer, self.id)
+        if DEFLATE in outlet.encodings:  # below the sealing: what is deflated is the sealed
+            outlet = CompressingOutlet(outlet, lambda: self.config.limits.compress_above)
         if self.encryption.policy.with_peer(peer):
             # Sealed as the encryption of the moment says: a reload may change its rules.
             outlet = SealingOutlet(outlet, lambda signed: self.encryption.seal(peer, signed))
@@ -316,6 +319,7 @@ class Hub:
         for delivery in deliveries:
             body = delivery.body
             try:
+                body = wire.decode(body, delivery.encoding, self.verifier.max_bytes)
                 verified = self.verifier.verify(body)
             except Rejected as rejected:
                 others.append((delivery, rejected, body))

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from ..errors import ConfigError, NotAcknowledged, NotConnected
 from ..secrets import SecretRef
 from .base import Delivery, Inbox, Outlet, TransportKind, TransportSettings
+from .encoding import DEFLATE
 
 log = logging.getLogger(__name__)
 
@@ -617,6 +618,7 @@ class AmqpInbox(Inbox):
             reject=functools.partial(self._settle, link, tag, True),
             redelivered=bool(method.redelivered),
             meta={"message_id": properties.message_id, "app_id": properties.app_id},
+            encoding=properties.content_encoding,
         ))
 
     async def _settle(self, link: _Link, tag: int, reject: bool) -> None:
@@ -679,6 +681,8 @@ class AmqpOutlet(Outlet):
     message_id property and fails that write, whatever the ack says afterwards.
     """
 
+    encodings = (DEFLATE,)  # in the content_encoding property
+
     def __init__(self, settings: AmqpSettings, peer_id: str, hub_id: str) -> None:
         self.settings = settings
         self.peer_id = peer_id
@@ -705,14 +709,14 @@ class AmqpOutlet(Outlet):
             raise
         self._link, self._pending, self._next_tag = link, {}, 1
 
-    async def write(self, body: bytes, message_id: str) -> None:
+    async def write(self, body: bytes, message_id: str, encoding: str | None = None) -> None:
         link = self._link
         if link is None or not link.up:
             why = link.reason(link.lost) if link and link.lost else "not connected"
             raise NotConnected(f"amqp {self.describe()}: {why}")
         properties = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent,
                                           message_id=message_id, content_type=CONTENT_TYPE,
-                                          app_id=self.hub_id)
+                                          content_encoding=encoding, app_id=self.hub_id)
         try:
             link.channel.basic_publish(self.exchange, self.peer_id, body, properties,
                                        mandatory=True)

@@ -50,6 +50,7 @@ class Delivery:
     reject: Callable[[], Awaitable[None]]
     redelivered: bool = False
     meta: dict = field(default_factory=dict)
+    encoding: str | None = None  # the content encoding it came with (transports/encoding.py)
 
 
 class Inbox(abc.ABC):
@@ -87,14 +88,16 @@ class Outlet(abc.ABC):
     """
 
     max_in_flight: int = 256
+    encodings: tuple[str, ...] = ()  # content encodings it can carry beside a message
 
     @abc.abstractmethod
     async def connect(self) -> None:
         """Open the connection. Raise ``NotConnected`` on failure."""
 
     @abc.abstractmethod
-    async def write(self, body: bytes, message_id: str) -> None:
+    async def write(self, body: bytes, message_id: str, encoding: str | None = None) -> None:
         """Hand one message to the peer's broker; return once the broker has taken it.
+        ``encoding`` (one of ``encodings``) travels with it for the receiving inbox.
 
         Raise ``NotConnected`` if the connection is gone, ``NotAcknowledged`` if the broker
         refused this message. Returning is a hop-by-hop acknowledgement only.

@@ -174,7 +174,7 @@ class MemoryOutlet(Outlet):
             raise NotConnected(f"memory broker {self.broker.name} is down")
         self._epoch = self.broker.epoch
 
-    async def write(self, body: bytes, message_id: str) -> None:
+    async def write(self, body: bytes, message_id: str, encoding: str | None = None) -> None:
         if self._epoch is None or self._epoch != self.broker.epoch:
             self._epoch = None
             raise NotConnected(f"memory outlet to {self.queue_name} lost its connection")

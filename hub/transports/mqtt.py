@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from ..errors import ConfigError, NotAcknowledged, NotConnected
 from ..secrets import SecretRef
 from .base import Delivery, Inbox, Outlet, TransportKind, TransportSettings
+from .encoding import DEFLATE
 
 log = logging.getLogger(__name__)
 
@@ -504,7 +505,8 @@ class MqttInbox(Inbox):
         settle = functools.partial(self._settle, received)
         self._queue.put_nowait(Delivery(
             body=message.payload, ack=settle, reject=settle, redelivered=bool(message.dup),
-            meta={"topic": message.topic, "qos": message.qos, "mid": message.mid}))
+            meta={"topic": message.topic, "qos": message.qos, "mid": message.mid},
+            encoding=_encoding_of(message)))
 
     def _forget(self, conn: _Connection) -> None:
         """The connection is gone: what was read but not acknowledged will be redelivered."""
@@ -573,6 +575,8 @@ class _Publish:
 class MqttOutlet(Outlet):
     """Publishes to a peer's inbox topic, pipelined within the broker's Receive Maximum."""
 
+    encodings = (DEFLATE,)  # in an MQTT 5 user property
+
     def __init__(self, settings: MqttSettings, peer_id: str, hub_id: str) -> None:
         self.settings = settings
         self.topic = settings.topic_for(peer_id)
@@ -607,11 +611,12 @@ class MqttOutlet(Outlet):
         self._slots = asyncio.Semaphore(self.window)
         self._pending = {}
 
-    async def write(self, body: bytes, message_id: str) -> None:
+    async def write(self, body: bytes, message_id: str, encoding: str | None = None) -> None:
         conn, slots = self._conn, self._slots
         if conn is None or not conn.up:
             raise NotConnected(conn.lost_reason if conn else f"{self.describe()} is not connected")
-        size = _publish_size(self.topic, body)
+        properties = _encoding_properties(encoding)
+        size = _publish_size(self.topic, body, encoding)
         if conn.max_packet is not None and size > conn.max_packet:
             # paho 2.2 would send it anyway, and the broker would drop the connection.
             raise NotAcknowledged(f"message {message_id} is {size} bytes as an MQTT packet; "
@@ -624,7 +629,8 @@ class MqttOutlet(Outlet):
             slots.release()
             raise NotConnected(conn.lost_reason)
         try:
-            info = conn.client.publish(self.topic, body, qos=self.settings.qos)
+            info = conn.client.publish(self.topic, body, qos=self.settings.qos,
+                                       properties=properties)
         except ValueError as exc:  # payload too large for MQTT
             slots.release()
             raise NotAcknowledged(f"{self.describe()}: {exc}") from None
@@ -677,10 +683,31 @@ class MqttOutlet(Outlet):
         return self.settings.url(self.topic)
 
 
-def _publish_size(topic: str, body: bytes) -> int:
-    """The size of the MQTT 5 PUBLISH packet paho sends for ``body`` (QoS > 0, no properties):
-    topic, packet id and an empty property length after a fixed header of 2 to 5 bytes."""
-    remaining = 2 + len(topic.encode()) + 2 + 1 + len(body)
+ENCODING_PROPERTY = "content-encoding"  # the MQTT 5 user property that carries it
+
+
+def _encoding_properties(encoding: str | None) -> Properties | None:
+    if encoding is None:
+        return None
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.UserProperty = (ENCODING_PROPERTY, encoding)
+    return properties
+
+
+def _encoding_of(message: paho.MQTTMessage) -> str | None:
+    for name, value in getattr(message.properties, "UserProperty", None) or ():
+        if name == ENCODING_PROPERTY:
+            return value
+    return None
+
+
+def _publish_size(topic: str, body: bytes, encoding: str | None = None) -> int:
+    """The size of the MQTT 5 PUBLISH packet paho sends for ``body`` (QoS > 0): topic, packet
+    id and the properties (none, or the encoding's user property) after a fixed header of 2
+    to 5 bytes."""
+    properties = 0 if encoding is None else \
+        1 + 2 + len(ENCODING_PROPERTY) + 2 + len(encoding.encode())  # id, two strings
+    remaining = 2 + len(topic.encode()) + 2 + 1 + properties + len(body)
     return 1 + (1 if remaining < 128 else 2 if remaining < 16384 else
                 3 if remaining < 2097152 else 4) + remaining
 

@@ -48,8 +48,9 @@ def poison(cert_der: bytes, sign) -> dict[str, tuple[bytes, str]]:
     }
 
 
-def publish(vhost: str, hub_id: str, bodies: list[bytes]) -> None:
-    """Put raw bytes into ``hub_id``'s inbox as any writer on its broker could (blocking)."""
+def publish(vhost: str, hub_id: str, bodies: list[bytes], encoding: str | None = None) -> None:
+    """Put raw bytes into ``hub_id``'s inbox as any writer on its broker could (blocking),
+    marked with the content ``encoding`` if one is given."""
     host, port = broker_address()
     params = pika.ConnectionParameters(host, port, vhost, pika.PlainCredentials(USER, PASSWORD),
                                        connection_attempts=1, socket_timeout=5)
@@ -58,7 +59,8 @@ def publish(vhost: str, hub_id: str, bodies: list[bytes]) -> None:
         channel.confirm_delivery()
         for n, body in enumerate(bodies):
             channel.basic_publish(f"porthub.{hub_id}.inbox", hub_id, body, pika.BasicProperties(
-                delivery_mode=pika.DeliveryMode.Persistent, message_id=f"poison-{n}"),
+                delivery_mode=pika.DeliveryMode.Persistent, message_id=f"poison-{n}",
+                content_encoding=encoding),
                 mandatory=True)
 
 

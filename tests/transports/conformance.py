@@ -30,6 +30,7 @@ __all__ = [
     "test_unacknowledged_messages_come_back_after_close",
     "test_rejected_message_does_not_block_the_inbox",
     "test_connection_lost_mid_stream_loses_nothing",
+    "test_an_encoding_travels_with_its_message",
 ]
 
 READ_TIMEOUT = 10.0
@@ -235,3 +236,28 @@ def test_connection_lost_mid_stream_loses_nothing(transport_env) -> None:
         await outlet.close()
 
     run(scenario(), timeout=120)
+
+
+def test_an_encoding_travels_with_its_message(transport_env) -> None:
+    """Given a transport that can carry a content encoding, a message written with one and
+    one written without arrive with theirs (hub/transports/encoding.py); a transport that
+    cannot carry one declares none."""
+    hub = transport_env.new_hub_id()
+
+    async def scenario() -> None:
+        inbox = transport_env.inbox(hub)
+        outlet = transport_env.outlet(hub, transport_env.new_hub_id())
+        if not outlet.encodings:
+            return
+        await _connect(inbox)
+        await _connect(outlet)
+        for encoding in outlet.encodings:
+            await outlet.write(b"deflated, as it were", "enc-1", encoding=encoding)
+            await outlet.write(b"as it is", "enc-2")
+            first, second = await _read_n(inbox, 2)
+            assert (first.body, first.encoding) == (b"deflated, as it were", encoding)
+            assert (second.body, second.encoding) == (b"as it is", None)
+        await outlet.close()
+        await inbox.close()
+
+    run(scenario())

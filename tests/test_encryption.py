@@ -178,6 +178,7 @@ def test_the_policy_takes_types_for_every_peer_and_routes_for_theirs():
     assert not by_route.required("cargo.manifest", "aktau")
     assert by_type.required("cargo.manifest", "kuryk") and by_type.with_peer("kuryk")
     assert not Policy(routes=(("customs.*", ("aktau",)),)).with_peer("samsun")
+    assert not Policy(types=("*",)).required("hub.receipt", "aktau")  # taken either way
 
 
 def test_sealing_follows_the_policy_and_receipts_follow_the_peer(pki_world):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Hashable
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -219,12 +220,26 @@ class HubConfig(_Model):
 class _LineLoader(yaml.SafeLoader):
     """A SafeLoader that remembers the line of every mapping key and sequence item."""
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            # A scalar the resolver took for a date or a number that is none (2026-13-45,
+            # !!int x): PyYAML lets the ValueError out, without the place.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{exc} ({node.value!r})" if isinstance(node, yaml.ScalarNode)
+                else str(exc), node.start_mark) from None
+
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
     mapping = {}
     lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain value, not a list or a mapping",
+                key_node.start_mark)
         if key in mapping:
             raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
         mapping[key] = loader.construct_object(value_node, deep=True)
@@ -256,21 +271,36 @@ def load_config(path: Path | str) -> HubConfig:
     """Read and validate ``path``; raise ``ConfigError`` with file:line: key: problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    loader = _LineLoader(text)
-    loader.lines = {}
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text: byte {exc.start} is invalid") \
+            from None
+    loader = None
+    try:
+        loader = _LineLoader(text)  # the reader already refuses control characters
+        loader.lines = {}
         data = loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise ConfigError(f"{path}:{line}: not valid YAML: {exc.reason} "
+                          f"(character {exc.character!r})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     except ConfigError as exc:
         raise ConfigError(f"{path}:{str(exc)[5:]}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping")
     return validate_config(data, path, loader.lines)
@@ -284,7 +314,8 @@ def validate_config(data: dict, path: Path | str = "<config>", lines: dict | Non
         messages = []
         for error in exc.errors():
             loc = tuple(error["loc"])
-            key = ".".join(str(p) for p in loc) or "(top)"
+            # repr for a key with a control character: the message is one line per error
+            key = ".".join(str(p) if str(p).isprintable() else repr(p) for p in loc) or "(top)"
             line = _line_of(data, loc, lines or {})
             where = f"{path}:{line}" if line else str(path)
             text = error["msg"].removeprefix("Value error, ")

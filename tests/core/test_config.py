@@ -65,3 +65,29 @@ def test_unreadable_config_is_a_clear_error(tmp_path) -> None:
                                            ("2h", 7200), ("7d", 604800), (12, 12)])
 def test_durations(text, seconds) -> None:
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"hub:\n  id: \xff\n", ":2: not UTF-8 text: byte 11 is invalid"),
+    (b"hub:\n  id: a\x00b\n", ":2: not valid YAML: special characters are not allowed"),
+    (b"peers:\n  ? [a, b]\n  : 1\n", ":2: not valid YAML: a key must be a plain value"),
+    (b"hub:\n  id: 2026-13-45\n", ":2: not valid YAML: month must be in 1..12 ('2026-13-45')"),
+    (b"retry:\n  window: !!int x\n", ":2: not valid YAML: invalid literal for int()"),
+    (b"routes: " + b"[" * 5000 + b"]" * 5000, ": not valid YAML: nested too deeply"),
+])
+def test_yaml_that_pyyaml_lets_out_as_another_exception_is_a_config_error(tmp_path, raw,
+                                                                          expected) -> None:
+    """Found by fuzzing: each of these escaped load_config as UnicodeDecodeError,
+    ReaderError, TypeError, ValueError or RecursionError instead of a ConfigError."""
+    path = tmp_path / "porthub.yaml"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}{expected}")
+
+
+def test_a_key_with_a_control_character_is_shown_quoted_on_its_one_line(tmp_path) -> None:
+    path = write(tmp_path, GOOD.replace("  id: baku", "  id: baku\n  \"a\\x1eb\": 1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"{path}:3: hub.'a\\x1eb': unknown key" in str(info.value).splitlines()

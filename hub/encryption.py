@@ -30,7 +30,7 @@ from .errors import ConfigError, NotAcknowledged, Rejected
 from .schema import RECEIPT
 from .security import jwe, jws
 from .security.trust import CertInfo, TrustStore
-from .transports.base import Outlet
+from .transports.base import Outlet, OutletWrapper
 
 log = logging.getLogger(__name__)
 
@@ -165,28 +165,15 @@ class Encryption:
         return jwe.seal(signed, self.recipient_key(peer))
 
 
-class SealingOutlet(Outlet):
+class SealingOutlet(OutletWrapper):
     """An outlet that seals what it writes, as the hub's current encryption says."""
 
     def __init__(self, outlet: Outlet, seal: Callable[[bytes], bytes]) -> None:
-        self.outlet = outlet
+        super().__init__(outlet)
         self.seal = seal
-        self.max_in_flight = outlet.max_in_flight
 
-    async def connect(self) -> None:
-        await self.outlet.connect()
-
-    async def write(self, body: bytes, message_id: str) -> None:
+    async def write(self, body: bytes, message_id: str, encoding: str | None = None) -> None:
         await self.outlet.write(self.seal(body), message_id)
-
-    async def close(self) -> None:
-        await self.outlet.close()
-
-    def describe(self) -> str:
-        return self.outlet.describe()
-
-    def __getattr__(self, name: str):  # what a test or a status page reads of the transport
-        return getattr(self.outlet, name)
 
 
 def _load_key(path: Path) -> x25519.X25519PrivateKey:

@@ -15,7 +15,7 @@ import zlib
 from typing import Callable
 
 from ..errors import Rejected
-from .base import Outlet
+from .base import Outlet, OutletWrapper
 
 DEFLATE = "deflate"
 ENCODINGS = (DEFLATE,)
@@ -59,29 +59,16 @@ def decode(data: bytes, encoding: str | None, max_bytes: int) -> bytes:
     return body
 
 
-class CompressingOutlet(Outlet):
+class CompressingOutlet(OutletWrapper):
     """An outlet that deflates what it writes when that pays (``encode``), for a transport
     that can carry the encoding (``Outlet.encodings``). ``above()`` is read at every write,
     so a reload of ``limits.compress_above`` takes effect at once."""
 
     def __init__(self, outlet: Outlet, above: Callable[[], int]) -> None:
-        self.outlet = outlet
+        super().__init__(outlet)
         self.above = above
-        self.max_in_flight = outlet.max_in_flight
-
-    async def connect(self) -> None:
-        await self.outlet.connect()
 
     async def write(self, body: bytes, message_id: str, encoding: str | None = None) -> None:
         if encoding is None:
             body, encoding = encode(body, self.above())
         await self.outlet.write(body, message_id, encoding=encoding)
-
-    async def close(self) -> None:
-        await self.outlet.close()
-
-    def describe(self) -> str:
-        return self.outlet.describe()
-
-    def __getattr__(self, name: str):  # what a test or a status page reads of the transport
-        return getattr(self.outlet, name)

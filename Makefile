@@ -1,4 +1,4 @@
-.PHONY: demo test chaos bench
+.PHONY: demo test chaos fuzz bench
 demo:
 	scripts/demo
 test:
@@ -6,5 +6,9 @@ test:
 # The long proofs: chaos scenarios at full size and the 20,000-message MQTT burst.
 chaos:
 	PORTHUB_CHAOS=long scripts/test tests/chaos tests/mqtt/test_burst.py -m "chaos or long"
+# Property-based fuzzing at length: tests/fuzz with many more examples than the default run,
+# random, keeping what fails in .hypothesis/ so that the next run tries it first.
+fuzz:
+	PORTHUB_FUZZ=long scripts/test tests/fuzz -m fuzz
 bench:
 	scripts/bench

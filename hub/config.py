@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
-from pathlib import Path
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -17,7 +18,8 @@ from .errors import ConfigError
 from .transports.base import TransportSettings
 
 _ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")
+MAX_DURATION = 3650 * 86400.0  # ten years: any longer is a typo, and dates overflow by 9999
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
@@ -32,8 +34,12 @@ def parse_duration(value: Any) -> float:
         if not match:
             raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 30s, 10m, 2h, 7d)")
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if math.isnan(seconds):  # NaN compares false with everything: a check would never fire
+        raise ValueError("a duration must be a number of seconds, not NaN")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"a duration is at most 3650d, got {value!r}")
     return seconds
 
 

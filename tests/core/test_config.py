@@ -91,3 +91,21 @@ def test_a_key_with_a_control_character_is_shown_quoted_on_its_one_line(tmp_path
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert f"{path}:3: hub.'a\\x1eb': unknown key" in str(info.value).splitlines()
+
+
+@pytest.mark.parametrize("value, message", [
+    (float("nan"), "not NaN"), (float("inf"), "at most 3650d"), (10**30, "at most 3650d"),
+    ("99999999999999999999d", "at most 3650d"), ("\u0661\u0662s", "not a duration"),
+])
+def test_a_duration_a_clock_cannot_use_is_refused(value, message) -> None:
+    """Found by fuzzing: clock_skew .nan loaded (and NaN compares false, so the clock-skew
+    check never fired); default_ttl .inf or 1e30 loaded and every submit then raised
+    OverflowError. Digits are ASCII digits."""
+    with pytest.raises(ValueError, match=message):
+        parse_duration(value)
+
+
+def test_clock_skew_nan_in_a_file_is_a_config_error(tmp_path) -> None:
+    path = write(tmp_path, GOOD + "limits: {clock_skew: .nan}\n")
+    with pytest.raises(ConfigError, match=r":16: limits.clock_skew: a duration must be"):
+        load_config(path)

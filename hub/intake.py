@@ -38,7 +38,7 @@ class Intake:
 
     async def run(self) -> None:
         while True:
-            await connect_with_backoff(self.inbox, self.backoff, self._failed)
+            await connect_with_backoff(self.inbox, self.backoff, self._failed, "inbox")
             self._state(True, None)
             try:
                 while True:
@@ -82,10 +82,6 @@ class Intake:
             self._slots.release()
 
     def _failed(self, error: str) -> None:
-        # An inbox that never connected (say, its broker refuses the hub's TLS certificate at
-        # start) would otherwise never be logged: say why once, and again when it changes.
-        if not self.connected and error != self.last_error:
-            log.warning("inbox cannot connect: %s", error)
         self._state(False, error)
 
     def _state(self, connected: bool, error: str | None) -> None:

@@ -56,7 +56,8 @@ class PeerLink:
 
     async def run(self) -> None:
         while True:
-            await connect_with_backoff(self.outlet, self._reconnect, self._failed)
+            await connect_with_backoff(self.outlet, self._reconnect, self._failed,
+                                       f"link to {self.peer}")
             self._set_up(True, None)
             try:
                 await self._pump()
@@ -68,12 +69,6 @@ class PeerLink:
         await self.outlet.close()
 
     def _failed(self, error: str) -> None:
-        # A link that never came up (say, the peer's broker refuses our TLS certificate at
-        # start) would otherwise never be logged: say why once, and again when the reason
-        # changes, not at every attempt.
-        if not self.up and error != self.last_error:
-            log.warning("link to %s cannot connect: %s", self.peer, error,
-                        extra={"peer": self.peer})
         self._set_up(False, error)
 
     def _set_up(self, up: bool, error: str | None) -> None:

@@ -324,6 +324,12 @@ def _tls_problem(settings: AmqpSettings, text: str) -> str | None:
                 f"{settings.host!r}")
     if "WRONG_VERSION_NUMBER" in text:
         return "no TLS answer on this port: is it the broker's plain AMQP port? (amqps://)"
+    if "EOF occurred in violation of protocol" in text or "UNEXPECTED_EOF" in text:
+        # The same refusal as above, when our next write meets the closed socket before we
+        # have read the broker's alert.
+        return ("the broker closed the TLS connection during the handshake without saying why "
+                f"here: did it refuse the client certificate ({tls.cert or 'none given'})? "
+                "Its log says")
     return None
 
 

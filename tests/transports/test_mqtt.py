@@ -396,7 +396,9 @@ def test_publish_nobody_subscribed_is_not_acknowledged(transport_env) -> None:
 def test_acl_lets_a_peer_write_only_to_the_inbox(mosquitto_factory, tmp_path) -> None:
     """Given the ACL of docs/mosquitto.md on baku's broker, aktau's outlet delivers to baku's
     inbox, and a write to another topic is NotAcknowledged at QoS 1 (PUBACK 0x87) and at QoS 2
-    (PUBREC 0x87, which paho alone would report as success)."""
+    (PUBREC 0x87, which paho alone would report as success); aktau subscribed to baku's inbox
+    topic gets nothing (Mosquitto grants the subscription and delivers nothing), while baku's
+    own user reads every message."""
     acl = tmp_path / "acl"
     acl.write_text("user baku\ntopic read porthub/v1/baku/inbox\n\n"
                    "user aktau\ntopic write porthub/v1/baku/inbox\n", encoding="utf-8")
@@ -406,6 +408,9 @@ def test_acl_lets_a_peer_write_only_to_the_inbox(mosquitto_factory, tmp_path) ->
     async def scenario() -> None:
         inbox = mqtt.KIND.inbox(base.model_copy(update={"username": "baku"}), "baku")
         await _connect(inbox)
+        snoop = mqtt.KIND.inbox(base.model_copy(update={"username": "aktau",
+                                                       "client_id": "aktau-snoop"}), "baku")
+        await _connect(snoop)
         for qos in (1, 2):
             settings = base.model_copy(update={"username": "aktau", "qos": qos})
             allowed = mqtt.KIND.outlet(settings, "baku", "aktau")
@@ -419,6 +424,8 @@ def test_acl_lets_a_peer_write_only_to_the_inbox(mosquitto_factory, tmp_path) ->
             await denied.close()
         got = await _read_n(inbox, 2)
         assert sorted(d.body for d in got) == [b"allowed at qos 1", b"allowed at qos 2"]
+        await _assert_empty(snoop)
+        await snoop.close()
         await inbox.close()
 
     run(scenario())

@@ -331,7 +331,7 @@ def _message(segments: list[Segment], start: int) -> tuple[Message, int]:
 
 def _count(seg: Segment, element: int, what: str) -> int:
     value = seg.component(element)
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # "²".isdigit(), but int("²") fails
         raise CodecError(f"{seg.where(element)}: the {what} must be a number, got {value!r}.")
     return int(value)
 

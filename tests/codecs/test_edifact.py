@@ -109,3 +109,13 @@ def test_a_broken_envelope_is_refused_with_a_sentence_naming_the_place(data: byt
     with pytest.raises(CodecError) as error:
         parse(data)
     assert message.lower() in str(error.value).lower()
+
+
+@pytest.mark.parametrize("count", ["\u00b2", "\u0663"])
+def test_a_count_in_other_digits_than_ascii_is_a_codec_error(count: str) -> None:
+    """Found by fuzzing: "²".isdigit() is true but int("²") raises ValueError, which escaped
+    the codec; "٣" was read as 3."""
+    text = ("UNA:+.? 'UNB+UNOW:4+A+B+20250312:0815+R'UNH+1+IFTSTA:D:99B:UN'BGM+23+X'"
+            f"UNT+{count}+1'UNZ+1+R'")
+    with pytest.raises(CodecError, match="UNT.*the segment count must be a number"):
+        parse(text.encode())

@@ -121,10 +121,10 @@ def interchanges(draw: st.DrawFn) -> bytes:
         body = [draw(tags) + "".join(e + draw(element) for _ in range(draw(st.integers(0, 4))))
                 for _ in range(draw(st.integers(0, 5)))]
         kind = draw(st.sampled_from(["BAPLIE", "COARRI", "CODECO", "CUSCAR", "IFTSTA", "ORDERS"]))
-        count = draw(st.sampled_from([len(body) + 2, len(body), 0]))
+        count = draw(st.sampled_from([len(body) + 2, len(body), 0, "\u00b2", "\u0663", "1a"]))
         segments += [f"UNH{e}{number}{e}{kind}{c}D{c}95B{c}UN", *body,
                      f"UNT{e}{count}{e}{number}"]
-    segments.append(f"UNZ{e}{draw(st.integers(0, 3))}{e}REF1")
+    segments.append(f"UNZ{e}{draw(st.integers(0, 3) | st.sampled_from(['¹', '٣']))}{e}REF1")
     if draw(st.booleans()):  # sometimes a release character before a terminator
         at = draw(st.integers(0, len(segments) - 1))
         segments[at] += r

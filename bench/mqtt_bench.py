@@ -4,10 +4,11 @@
 
 Each round measures, one after the other:
 
-* **hub**: two porthub hubs (store, signing, verifying, receipts, hand-over) in this process,
-  each with its MQTT inbox on the broker; one submits N ``shipment.status`` messages to the
-  other, keeping at most W unreceipted (the hub's ``retry.window`` is W too). Time: first
-  submit to last receipt. Latency: submit to receipt, the full round trip.
+* **hub**: two porthub hubs (store, signing, verifying, receipts, hand-over), the sending one
+  in this process and the receiving one in a process of its own (``--processes 1``: both in
+  this one), each with its MQTT inbox on the broker; one submits N ``shipment.status``
+  messages to the other, keeping at most W unreceipted (the hub's ``retry.window`` is W too).
+  Time: first submit to last receipt. Latency: submit to receipt, the full round trip.
 * **raw paho**: one MQTT 5 client publishes N QoS 1 messages to a topic, keeping at most W
   awaiting their PUBACK (and never more than the broker's Receive Maximum, which paho 2.2
   ignores: docs/mosquitto.md, trap 1); another, subscribed at QoS 1, receives them. Both run
@@ -28,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sys
 import tempfile
 import threading
@@ -39,11 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import paho.mqtt as paho_mqtt
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from bench.amqp_bench import Result, hub_round, parse_args, table
+from bench.common import (Result, host_port, hub_round, machine, parse_args, run_main,
+                          table)
 
 OPEN_TIMEOUT = 10.0
 QUIET = 5.0  # seconds without a message after which the raw subscriber is given up on
@@ -116,7 +115,7 @@ def raw_round(broker: tuple[str, int], messages: int, window: int, size: int,
         slots = threading.Semaphore(window)
         publisher.client.on_publish = lambda *_args: slots.release()
         deadline = time.monotonic() + timeout
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()  # with paho's threads
         for n in range(messages):
             if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 raise RuntimeError(f"no PUBACK within {timeout} s")
@@ -132,22 +131,26 @@ def raw_round(broker: tuple[str, int], messages: int, window: int, size: int,
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"raw paho did not finish within {timeout} s")
+        cpu = time.process_time() - cpu
     finally:
         for client in (publisher, subscriber):
             if client is not None:
                 client.close()
     return RawResult("raw paho QoS 1", len(latencies), last_received[0] - started, latencies,
-                     window=window, lost=messages - len(latencies))
+                     cpu, window=window, lost=messages - len(latencies))
 
 
 # -- hub to hub --------------------------------------------------------------------------------
 
-def mqtt_inbox(broker: tuple[str, int]) -> Callable[[str], dict[str, Any]]:
-    """``inbox_for`` of the benchmark hubs: each hub's inbox topic on ``broker``."""
+def mqtt_inbox(broker: tuple[str, int], session_expiry: int = 60
+               ) -> Callable[[str], dict[str, Any]]:
+    """``inbox_for`` of the benchmark hubs: each hub's inbox topic on ``broker``. The session
+    expiry is short, so that the broker soon forgets the benchmark's inbox sessions; it must
+    outlast any time a benchmark keeps the receiving hub down."""
 
     def inbox_for(_hub: str) -> dict[str, Any]:
-        # A short session expiry: the broker forgets the benchmark's inbox sessions soon after.
-        return {"kind": "mqtt", "host": broker[0], "port": broker[1], "session_expiry": 60}
+        return {"kind": "mqtt", "host": broker[0], "port": broker[1],
+                "session_expiry": session_expiry}
 
     return inbox_for
 
@@ -176,21 +179,19 @@ def broker_version(broker: tuple[str, int]) -> str:
 def report(rounds: list[tuple[Result, RawResult]], window: int, raw_window: int, size: int,
            version: str, data_dir: str) -> str:
     """The Markdown table of ``(hub, raw)`` pairs, with the raw run's losses, and the ratio."""
-    header = (f"{os.cpu_count()} cores, Python {platform.python_version()}, paho-mqtt "
-              f"{paho_mqtt.__version__}, {version}; {size}-byte messages, window {window} "
+    header = (f"{machine(version)}; {size}-byte messages, window {window} "
               f"(raw: {raw_window} awaiting PUBACK), hub stores in {data_dir}")
     return table(rounds, header, "raw paho", "publish to receive", lost=True)
 
 
 async def main(args: argparse.Namespace) -> str:
-    host, _, port = args.broker.rpartition(":")
-    broker = (host or "127.0.0.1", int(port))
+    broker = host_port(args.broker)
     version = await asyncio.to_thread(broker_version, broker)
     with tempfile.TemporaryDirectory(prefix="porthub-bench-", dir=args.data_dir) as root:
         rounds = []
         for n in range(1, args.rounds + 1):
             hub = await hub_round(Path(root) / f"round{n}", mqtt_inbox(broker), args.messages,
-                                  args.window)
+                                  args.window, args.processes)
             raw = await asyncio.to_thread(raw_round, broker, args.messages, args.window,
                                           hub.message_bytes, args.timeout)
             print(f"round {n}: hub {hub.result.rate:.0f} msg/s, raw {raw.rate:.0f} msg/s"
@@ -200,18 +201,20 @@ async def main(args: argparse.Namespace) -> str:
                   args.data_dir or tempfile.gettempdir())
 
 
+def add_mosquitto(parser: argparse.ArgumentParser, option: str = "--broker") -> None:
+    parser.add_argument(option, default="127.0.0.1:1883",
+                        help="Mosquitto host:port, anonymous access (127.0.0.1:1883)")
+
+
 def _mqtt_args(argv: list[str] | None) -> argparse.Namespace:
     return parse_args(
         argv, "python -m bench.mqtt_bench", __doc__,
         "unreceipted (hub) or un-PUBACKed (raw) messages at once (200); keep it below the "
-        "broker's max_queued_messages",
-        "127.0.0.1:1883", "Mosquitto host:port, anonymous access (127.0.0.1:1883)")
+        "broker's max_queued_messages", add_mosquitto)
 
 
 def run(argv: list[str] | None = None) -> int:
-    args = _mqtt_args(argv)
-    print(asyncio.run(asyncio.wait_for(main(args), args.timeout)))
-    return 0
+    return run_main(main, _mqtt_args(argv))
 
 
 if __name__ == "__main__":

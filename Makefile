@@ -10,5 +10,6 @@ chaos:
 # random, keeping what fails in .hypothesis/ so that the next run tries it first.
 fuzz:
 	PORTHUB_FUZZ=long scripts/test tests/fuzz -m fuzz
+# The whole benchmark suite at full size (bench/README.md); `scripts/bench PART` runs one part.
 bench:
 	scripts/bench

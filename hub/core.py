@@ -347,7 +347,8 @@ class Hub:
         so a copy that comes again is answered with the very same receipt. A message already
         in the inbox is left out of the new receipt and answered with its original one."""
         known = await self.store.incoming_receipts(v.envelope.id for _d, v in messages)
-        problems = [self.schemas.errors(v.envelope.type, v.envelope.body) for _d, v in messages]
+        problems = [self.schemas.errors(v.envelope.type, v.envelope.body, parsed=True)
+                    for _d, v in messages]
         answering: dict[str, list[int]] = {}  # sender -> the messages its new receipt answers
         seen: set[str] = set(known)
         for n, (_delivery, verified) in enumerate(messages):
@@ -414,7 +415,7 @@ class Hub:
 
     async def _on_receipt(self, verified: Verified, now: float) -> None:
         body, peer = verified.envelope.body, verified.envelope.sender
-        problem = self.schemas.errors(RECEIPT, body)
+        problem = self.schemas.errors(RECEIPT, body, parsed=True)
         if problem:
             await self._refuse(Rejected("schema_invalid", problem, sender=peer,
                                         message_id=verified.envelope.id), verified.jws, now)
@@ -462,16 +463,31 @@ class Hub:
             await asyncio.sleep(EXPIRY_SWEEP)
 
     async def _handover_loop(self) -> None:
-        """Hand received messages to the local system, retrying transient failures."""
+        """Hand received messages to the local system, retrying transient failures; the
+        outcomes of what was handed over together are recorded in one store operation."""
         while True:
             self._handover_wake.clear()
             rows = [] if self.local_delivery is None else \
                 await self.store.pending_handover(self.clock())
-            await asyncio.gather(*(self._hand_over(row) for row in rows))
             if not rows:
                 await wait_event(self._handover_wake, 1.0)
+                continue
+            outcomes = await asyncio.gather(*(self._hand_over(row) for row in rows))
+            await self.store.mark_handover(
+                [(row["id"], state, reason, retry_at) for row, (state, reason, retry_at, _c)
+                 in zip(rows, outcomes)], self.clock())
+            for row, (state, reason, _retry_at, correlation_id) in zip(rows, outcomes):
+                if state == "handed_over":
+                    self.emit(ev.HANDED_OVER, message_id=row["id"], peer=row["peer"],
+                              type=row["type"], correlation_id=correlation_id)
+                elif state == "dead_lettered":
+                    self.emit(ev.DEAD_LETTERED, message_id=row["id"], peer=row["peer"],
+                              type=row["type"], reason=reason, detail={"direction": "in"})
 
-    async def _hand_over(self, row: dict[str, Any]) -> None:
+    async def _hand_over(self, row: dict[str, Any]
+                         ) -> tuple[str, str | None, float | None, str | None]:
+        """Give one message to the local system: (state, reason, next attempt, correlation
+        id), where state is ``handed_over``, ``dead_lettered`` or ``received`` (a retry)."""
         envelope = Envelope.from_bytes(jws.payload_of(row["jws"]))
         retry = self.config.retry
         try:
@@ -479,24 +495,16 @@ class Hub:
         except TransientError as exc:
             attempt = row["attempts"] + 1
             if attempt < retry.handover_attempts:
-                await self.store.mark_handover(row["id"], "received", str(exc),
-                                               self.clock() + self._handover_backoff.delay(attempt),
-                                               self.clock())
-                return
-            await self._dead_letter(row, f"gave up after {attempt} attempts: {exc}")
+                return ("received", str(exc), self.clock() + self._handover_backoff.delay(attempt),
+                        envelope.correlation_id)
+            reason = f"gave up after {attempt} attempts: {exc}"
         except Exception as exc:  # noqa: BLE001 - a permanent error or a bug in the local side
-            await self._dead_letter(row, str(exc) or type(exc).__name__)
+            reason = str(exc) or type(exc).__name__
         else:
-            await self.store.mark_handover(row["id"], "handed_over", None, None, self.clock())
-            self.emit(ev.HANDED_OVER, message_id=row["id"], peer=row["peer"], type=row["type"],
-                      correlation_id=envelope.correlation_id)
-
-    async def _dead_letter(self, row: dict[str, Any], reason: str) -> None:
+            return "handed_over", None, None, envelope.correlation_id
         log.error("message %s from %s dead-lettered: %s", row["id"], row["peer"], reason,
                   extra={"message_id": row["id"]})
-        await self.store.mark_handover(row["id"], "dead_lettered", reason, None, self.clock())
-        self.emit(ev.DEAD_LETTERED, message_id=row["id"], peer=row["peer"], type=row["type"],
-                  reason=reason, detail={"direction": "in"})
+        return "dead_lettered", reason, None, envelope.correlation_id
 
     # -- queries ---------------------------------------------------------------------------
     async def refresh_gauges(self) -> None:

@@ -66,14 +66,16 @@ class Schemas:
             hint = did_you_mean(type_name, self._validators, "Known types")
             raise SubmitError(f"Unknown message type {type_name!r}.{hint}")
 
-    def errors(self, type_name: str, body: Any) -> str | None:
-        """None if ``body`` is valid for ``type_name``, else one readable sentence."""
+    def errors(self, type_name: str, body: Any, parsed: bool = False) -> str | None:
+        """None if ``body`` is valid for ``type_name``, else one readable sentence.
+        ``parsed``: the body was read by ``jsontext.loads`` (or ``jws.strict_json``), so it
+        is JSON text already and is not walked again to see."""
         validator = self._validators.get(type_name)
         if validator is None:
             return f"no schema for type {type_name!r}"
         # JSON Schema compares NaN with nothing, so it passes every bound; a body that is not
         # JSON text could be signed, but no peer could read it (or the store take it).
-        not_json = jsontext.problem(body)
+        not_json = None if parsed else jsontext.problem(body)
         if not_json:
             return f"(body): {not_json}"
         try:

@@ -395,18 +395,19 @@ class Store:
 
         return await self._writer.run(op)
 
-    async def mark_handover(self, message_id: str, state: str, reason: str | None,
-                            next_attempt: float | None, now: float) -> None:
-        """Record a hand-over outcome: ``handed_over``, ``dead_lettered``, or a retry
-        (``state='received'`` with ``next_attempt``)."""
+    async def mark_handover(self, outcomes: list[tuple[str, str, str | None, float | None]],
+                            now: float) -> None:
+        """Record hand-over outcomes, each ``(message_id, state, reason, next_attempt)``:
+        ``handed_over``, ``dead_lettered``, or a retry (``received`` with ``next_attempt``)."""
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE messages SET state = ?, reason = ?, attempts = attempts + 1,"
-                         " next_attempt = ?, updated = ? WHERE direction = 'in' AND id = ?",
-                         (state, reason, next_attempt, now, message_id))
-            _event(conn, "in", message_id, now, state, reason)
-            if state != "received":
-                audit.append(conn, now, state, message_id, None, reason=reason)
+            for message_id, state, reason, next_attempt in outcomes:
+                conn.execute("UPDATE messages SET state = ?, reason = ?, attempts = attempts + 1,"
+                             " next_attempt = ?, updated = ? WHERE direction = 'in' AND id = ?",
+                             (state, reason, next_attempt, now, message_id))
+                _event(conn, "in", message_id, now, state, reason)
+                if state != "received":
+                    audit.append(conn, now, state, message_id, None, reason=reason)
 
         await self._writer.run(op)
 

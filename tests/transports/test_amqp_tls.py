@@ -64,6 +64,14 @@ def test_message_crosses_over_mutual_tls(rabbit_node: RabbitNode, pki_world: PKI
     run(_one_message_crosses(inbox, outlet, b"over tls"))
 
 
+# A refusal is read as the broker's alert, unless our next write met the closed socket first;
+# then all the hub can say is that the broker closed the connection. The broker logs its alert
+# either way.
+CLOSED_EARLY = ("the broker closed the TLS connection during the handshake without saying why "
+                "here: did it refuse the client certificate ({cert})? Its log says")
+ALERT_ATTEMPTS = 5
+
+
 @pytest.mark.parametrize(("client", "says", "broker_log"), [
     (None, "it requires a client certificate and none was given: set tls.cert and tls.key",
      "Certificate required"),
@@ -78,20 +86,28 @@ def test_refused_client_certificate_is_explained(rabbit_node: RabbitNode, pki_wo
     CA's name, connect() raises NotConnected naming the broker, what it refused and the
     certificate file; the broker's log names the same reason."""
     settings = tls_settings(rabbit_node, pki_world, client)
+    prefix = (f"amqp amqps://guest@127.0.0.1:{rabbit_node.tls_port}/%2F exchange "
+              "porthub.baku.inbox: ")
+    cert = str(pki_world.paths(client)[0]) if client is not None else "none given"
 
-    async def scenario() -> str:
-        outlet = amqp.KIND.outlet(settings, "baku", "aktau")
-        with pytest.raises(NotConnected) as caught:
-            await outlet.connect()
-        await outlet.close()
-        return str(caught.value)
+    async def scenario() -> list[str]:
+        errors: list[str] = []
+        for _ in range(ALERT_ATTEMPTS):  # until the broker's alert is read (see CLOSED_EARLY)
+            outlet = amqp.KIND.outlet(settings, "baku", "aktau")
+            with pytest.raises(NotConnected) as caught:
+                await outlet.connect()
+            await outlet.close()
+            errors.append(str(caught.value))
+            if says in errors[-1]:
+                break
+        return errors
 
-    error = run(scenario())
-    assert error.startswith(f"amqp amqps://guest@127.0.0.1:{rabbit_node.tls_port}/%2F exchange "
-                            "porthub.baku.inbox: the broker refused the TLS connection: ")
-    assert says in error
+    errors = run(scenario())
+    assert errors[-1].startswith(prefix + "the broker refused the TLS connection: "), errors
+    assert says in errors[-1], errors
+    assert all(e == prefix + CLOSED_EARLY.format(cert=cert) for e in errors[:-1]), errors
     if client is not None:
-        assert str(pki_world.paths(client)[0]) in error
+        assert cert in errors[-1]
     rabbit_node.wait_for_log(f"SERVER ALERT: Fatal - {broker_log}")
 
 

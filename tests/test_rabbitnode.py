@@ -19,9 +19,9 @@ pytestmark = pytest.mark.rabbitmq
 
 
 def test_node_is_private_and_pause_freezes_it(rabbit_node: RabbitNode) -> None:
-    """Given the session's node, it listens on 127.0.0.1 only and answers under its own name;
-    paused (SIGSTOP) it accepts TCP but never answers the AMQP handshake; resumed, it answers
-    again."""
+    """Given the session's node, rabbitmqctl reaches it under its own name (with its own
+    cookie); paused (SIGSTOP) it accepts TCP but never answers the AMQP handshake; resumed, it
+    answers again."""
     assert rabbit_node.name.startswith("porthub-") and rabbit_node.name.endswith("@localhost")
     assert rabbit_node.name in rabbit_node.rabbitmqctl("status")
     quick = pika.ConnectionParameters(rabbit_node.host, rabbit_node.amqp_port,

@@ -14,6 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+import pika
+import pika.exceptions
 import pytest
 import yaml
 
@@ -207,8 +209,9 @@ def test_login_by_certificate_with_least_privilege(rabbit_node: RabbitNode, pki_
                                                    external_vhost: str) -> None:
     """Given login: certificate, baku's inbox logs in as 'baku' and aktau's outlet as 'aktau'
     with no password (the broker takes the user from the certificate's CN); aktau delivers, but
-    cannot write to baku's dead-letter exchange, gets a message with another routing key
-    returned, cannot read baku's inbox nor declare a queue of its own, and no password logs in
+    cannot write to baku's dead-letter exchange or the default exchange, gets a message with
+    another routing key returned, cannot read baku's inbox or dead-letter queue nor declare a
+    queue of its own, and no password logs in
     as aktau; kuryk's valid certificate, with no user on the broker, is refused with a sentence
     saying so, as is certificate login where the broker does not offer EXTERNAL."""
 
@@ -235,10 +238,11 @@ def test_login_by_certificate_with_least_privilege(rabbit_node: RabbitNode, pki_
         with pytest.raises(NotAcknowledged, match="unroutable"):
             await other_key.write(b"elsewhere", "ext-3")
         await other_key.close()
-        reader = amqp.KIND.inbox(settings("aktau", declare=False), "baku")
-        with pytest.raises(NotConnected, match="403 ACCESS_REFUSED"):
-            await reader.connect()
-        await reader.close()
+        for queue in ("porthub.baku.inbox", "porthub.baku.dead"):
+            reader = amqp.KIND.inbox(settings("aktau", declare=False, queue=queue), "baku")
+            with pytest.raises(NotConnected, match="403 ACCESS_REFUSED"):
+                await reader.connect()
+            await reader.close()
         own_queue = amqp.KIND.inbox(settings("aktau"), "aktau")  # to bind and siphon
         with pytest.raises(NotConnected, match="403 ACCESS_REFUSED"):
             await own_queue.connect()
@@ -267,6 +271,13 @@ def test_login_by_certificate_with_least_privilege(rabbit_node: RabbitNode, pki_
 
     run(scenario())
     rabbit_node.wait_for_log("EXTERNAL login refused: user 'kuryk'")
+    # The default exchange (amq.default) routes by queue name; porthub's settings cannot name
+    # it, so plain pika tries, with the same connection parameters.
+    with pika.BlockingConnection(amqp.connection_parameters(settings("aktau"), "test")) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="amq.default"):
+            channel.basic_publish("", "porthub.baku.inbox", b"around the inbox exchange")
 
 
 @pytest.mark.parametrize(("fields", "message"), [

@@ -62,6 +62,10 @@ def b64url(data: bytes) -> str:
     return jws.b64url_encode(data)
 
 
+def b64std(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 B64URL_PART = (st.binary(max_size=80).map(b64url)
                | st.text(alphabet="ABCabc019-_=+/. \n", max_size=12) | JSON)
 
@@ -69,16 +73,16 @@ B64URL_PART = (st.binary(max_size=80).map(b64url)
 @st.composite
 def headers(draw: st.DrawFn, cert_der: bytes) -> Any:
     """Protected headers near the porthub profile: right and wrong members and values."""
-    cert = base64.b64encode(cert_der).decode()
+    cert = b64std(cert_der)
     header: dict[str, Any] = {
         "alg": draw(st.sampled_from(["EdDSA", "ES256", "none", "HS256", "RS256", "eddsa", ""])
                     | JSON),
         "typ": draw(st.sampled_from(["porthub+jws", "JWT", "JOSE"]) | JSON),
         "x5c": draw(st.sampled_from([[cert], [cert, cert], [], [cert.rstrip("=")],
                                      [cert.replace("+", "-")], [cert[:len(cert) // 2]],
-                                     cert, [base64.b64encode(cert_der[:-1]).decode()]])
-                    | st.lists(st.binary(max_size=64).map(lambda b: base64.b64encode(b)
-                                                          .decode()), max_size=2)
+                                     cert, [b64std(cert_der[:-1])]])
+                    | st.lists(st.binary(max_size=64).map(b64std), max_size=2)
+                    | mutated(cert_der).map(lambda der: [b64std(der)])  # broken DER
                     | JSON),
     }
     for name in draw(st.lists(st.sampled_from(["alg", "typ", "x5c"]), max_size=2)):

@@ -102,8 +102,9 @@ def test_arbitrary_bytes_raise_only_codec_errors(codec_name, blob, prefixed):
 
 # -- made-up interchanges -----------------------------------------------------------------
 SERVICE = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ \t\nA1\x00é"
-TEXT = st.text(alphabet=st.sampled_from(list(":+.?'* ABCZ09,-/\"\n\téÄЖ€")) | st.characters(),
-               max_size=12)
+# Unicode text (no lone surrogates: a body with one fails the schema check before any codec)
+TEXT = st.text(alphabet=st.sampled_from(list(":+.?'* ABCZ09,-/\"\n\téÄЖ€"))
+               | st.characters(codec="utf-8"), max_size=12)
 
 
 @st.composite

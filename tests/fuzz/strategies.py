@@ -109,6 +109,28 @@ def jws_structures(draw: st.DrawFn, cert_der: bytes, payload: bytes) -> bytes:
     return dumps(members)
 
 
+@st.composite
+def jwe_structures(draw: st.DrawFn, sealed: bytes) -> bytes:
+    """A real JWE with one member or one protected header parameter replaced or removed."""
+    members: dict[str, Any] = json.loads(sealed)
+    if draw(st.booleans()):
+        name = draw(st.sampled_from([*members, "header", "aad", "recipients"]))
+        if name in members and draw(st.booleans()):
+            del members[name]
+        else:
+            members[name] = draw(B64URL_PART)
+    else:
+        header = json.loads(jws.b64url_decode(members["protected"], "protected"))
+        name = draw(st.sampled_from([*header, "zip", "crit", "jku"]))
+        header[name] = draw(st.sampled_from([
+            "A128GCM", "dir", "RSA-OAEP", "none", "", None,
+            {"kty": "OKP", "crv": "X25519", "x": b64url(bytes(32))},  # a small-order point
+            {"kty": "OKP", "crv": "Ed25519", "x": b64url(bytes(32))},
+            {"kty": "EC", "crv": "P-256", "x": "", "y": ""}]) | JSON)
+        members["protected"] = b64url(dumps(header))
+    return dumps(members)
+
+
 # -- envelopes ----------------------------------------------------------------------------
 def time_variants(moment: datetime) -> st.SearchStrategy[Any]:
     """``moment`` written as porthub does, as other RFC 3339 / ISO 8601 spellings, and not."""

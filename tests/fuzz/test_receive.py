@@ -1,6 +1,7 @@
 """Fuzzing the receive checks with everything a peer can put on the wire: bytes that are not
-JSON, JSON that is not a JWS, JWS with a broken header, x5c or payload, and validly signed
-envelopes with mutated members, signed by peers, strangers and bad certificates.
+JSON, JSON that is not a JWS, JWS with a broken header, x5c or payload, validly signed
+envelopes with mutated members, signed by peers, strangers and bad certificates, and all of
+these sealed in a JWE, whole, broken or for another key.
 
 The properties: ``Verifier.verify`` either returns a verified message or raises ``Rejected``
 with one of its documented reason codes, never anything else; a rejection carries the
@@ -16,17 +17,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import x25519
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.envelope import HUB_ID, TYPE_NAME
 from hub.errors import Rejected
-from hub.security import jws
+from hub.security import jwe, jws
 from hub.verify import REASONS, Verified, Verifier
 from tests.security_fixtures import PKIWorld
 
 from . import fuzz_settings
-from .strategies import JSON, dumps, envelope_dicts, jws_structures, mutated
+from .strategies import (JSON, dumps, envelope_dicts, jwe_structures, jws_structures,
+                         mutated)
 
 VERIFIER_REASONS = REASONS[:REASONS.index("clock_skew") + 1]  # duplicate, schema: the core's
 UNVERIFIED = REASONS[:REASONS.index("bad_signature") + 1]
@@ -110,3 +113,38 @@ def test_signed_envelopes_with_mutated_members(pki_world, verifier, data):
     # escaped (\\uXXXX, lone surrogates included) or raw UTF-8, as JSON allows both
     payload = dumps(envelope, ascii=data.draw(st.booleans()))
     check(verifier, pki_world.identity(signer).sign(payload))
+
+
+class OneKey:
+    """The decryption of a hub holding one X25519 key, requiring customs types encrypted."""
+
+    def __init__(self) -> None:
+        self.key = x25519.X25519PrivateKey.generate()
+        self.kid = jwe.thumbprint(self.key.public_key())
+
+    def open(self, data: bytes) -> bytes:
+        return jwe.open_sealed(jwe.parse(data), {self.kid: self.key})
+
+    def required(self, type_name: str, peer: str) -> bool:
+        return type_name.startswith("customs.")
+
+
+@fuzz_settings(0.5)
+@given(data=st.data())
+def test_sealed_messages_whole_broken_or_for_another_key(pki_world, data):
+    """A JWE around a signed (mutated) envelope, whole, with a member or a header parameter
+    broken, with bytes mutated, or sealed for a key this hub does not hold."""
+    keys = OneKey()
+    verifier = pki_world.verifier(decryption=keys)
+    signer = data.draw(st.sampled_from(SIGNERS))
+    valid = pki_world.envelope(sender=signer.split("-")[0],
+                               type=data.draw(st.sampled_from(["cargo.manifest",
+                                                               "customs.decision"]))).to_dict()
+    envelope = data.draw(st.just(valid) | envelope_dicts(valid, pki_world.now))
+    signed = pki_world.identity(signer).sign(dumps(envelope))
+    recipient = data.draw(st.sampled_from([keys.key, x25519.X25519PrivateKey.generate()]))
+    sealed = jwe.seal(signed, recipient.public_key(), data.draw(st.none() | st.just(keys.kid)))
+    outcome = check(verifier, data.draw(st.just(sealed) | jwe_structures(sealed)
+                                        | mutated(sealed)))
+    if isinstance(outcome, Rejected) and outcome.reason == "not_encrypted":
+        pytest.fail("a sealed message was taken for a plaintext one")

@@ -185,9 +185,10 @@ async def main(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="porthub-bench-", dir=args.data_dir) as root:
         rounds = []
         for n in range(1, args.rounds + 1):
-            hub = await hub_round(Path(root) / f"round{n}", amqp_inbox(broker, args.vhost),
-                                  args.messages, args.window, args.processes)
-            await asyncio.to_thread(remove_layout, params, hub.hub_ids)
+            hub = await hub_round(
+                Path(root) / f"round{n}", amqp_inbox(broker, args.vhost), args.messages,
+                args.window, args.processes,
+                lambda ids: asyncio.to_thread(remove_layout, params, ids))
             raw = await raw_round(params, args.messages, args.window, hub.message_bytes)
             print(f"round {n}: hub {hub.result.rate:.0f} msg/s, raw {raw.rate:.0f} msg/s",
                   file=sys.stderr)

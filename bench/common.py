@@ -28,7 +28,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Awaitable, Callable, Sequence
 
 from hub import events as ev
 from hub.config import load_config
@@ -340,11 +340,13 @@ class Paced:
 class HubPair:
     """Two hubs of a fresh sandbox network under ``root``: ``sender`` here, the receiver in a
     process of its own (``processes=2``), in this one (``1``) or as ``porthub run``
-    (``daemon=True``). ``config`` is merged into both configurations (limits, retry)."""
+    (``daemon=True``). ``config`` is merged into both configurations (limits, retry);
+    ``cleanup(ids)`` deletes what the hubs declared on the broker once they have stopped."""
 
     def __init__(self, root: Path, inbox_for: Callable[[str], dict[str, Any]], window: int,
                  processes: int = 2, config: dict[str, Any] | None = None,
-                 daemon: bool = False) -> None:
+                 daemon: bool = False,
+                 cleanup: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
         tag = uuid.uuid4().hex[:6]
         self.ids = [f"aktau-{tag}", f"baku-{tag}"]
         extra = {"retry": {"window": window, **NO_RESENDS}, **(config or {})}
@@ -353,6 +355,7 @@ class HubPair:
         path = self.sandbox.config_paths[self.ids[1]]
         self.receiver = Daemon(path, [self.ids[0]]) if daemon else RECEIVERS[processes](path)
         self.db = self.sender.config.hub.data_dir / "hub.db"
+        self.cleanup = cleanup
 
     async def __aenter__(self) -> "HubPair":
         await self.receiver.start()
@@ -369,6 +372,8 @@ class HubPair:
             await self.sender.stop()
         finally:
             await self.receiver.stop()
+            if self.cleanup is not None:  # what the hubs declared on the broker, even on failure
+                await self.cleanup(self.ids)
 
     async def connected(self) -> None:
         await until(lambda: _connected(self.sender), READY_TIMEOUT, "the sending hub to connect")
@@ -468,11 +473,12 @@ class HubRun:
 
 
 async def hub_round(root: Path, inbox_for: Callable[[str], dict[str, Any]], messages: int,
-                    window: int, processes: int = 2) -> HubRun:
+                    window: int, processes: int = 2,
+                    cleanup: Callable[[list[str]], Awaitable[None]] | None = None) -> HubRun:
     """One hub-to-hub run on whatever transport ``inbox_for`` gives the hubs' inboxes: the
     receiving hub in a process of its own (``processes=2``, as deployed) or beside the
-    sender in this one (``processes=1``)."""
-    async with HubPair(root, inbox_for, window, processes) as pair:
+    sender in this one (``processes=1``); ``cleanup`` as for ``HubPair``."""
+    async with HubPair(root, inbox_for, window, processes, cleanup=cleanup) as pair:
         result, size = await pair.windowed(messages, window)
     return HubRun(result, pair.ids, size)
 

@@ -33,7 +33,8 @@ LATE = 1.0  # seconds the last submit may fall behind its schedule and still cou
 
 async def _rates(broker: Broker, root: Path, args: argparse.Namespace) -> list[list[object]]:
     rows, total = [], 0
-    async with HubPair(root, broker.inbox_for, args.window, args.processes) as pair:
+    async with HubPair(root, broker.inbox_for, args.window, args.processes,
+                       cleanup=broker.cleanup) as pair:
         for rate in args.rates:
             paced = await pair.paced(rate, args.seconds)
             total += len(paced.submitted)  # the receiver's times are of all it handed over
@@ -48,7 +49,6 @@ async def _rates(broker: Broker, root: Path, args: argparse.Namespace) -> list[l
                          ms(max(latencies))])
             print(f"{broker.name} {rate:g} msg/s: p99 {ms(percentile(latencies, 99))} ms",
                   file=sys.stderr)
-    await broker.cleanup(pair.ids)
     return rows
 
 

@@ -36,7 +36,8 @@ IDLE_RSS_MB, IDLE_CPU = 80, 1.0  # the targets of an idle hub
 
 async def _phases(broker: Broker, root: Path, args: argparse.Namespace) -> list[list[object]]:
     rows = []
-    async with HubPair(root, broker.inbox_for, args.window, daemon=True) as pair:
+    async with HubPair(root, broker.inbox_for, args.window, daemon=True,
+                       cleanup=broker.cleanup) as pair:
         await asyncio.sleep(args.settle)
         hubs = {"receiving (porthub run)": pair.receiver.pid,
                 "sending (benchmark process)": os.getpid()}
@@ -59,7 +60,6 @@ async def _phases(broker: Broker, root: Path, args: argparse.Namespace) -> list[
                              memory.span(name),
                              f"{(cpu_seconds(pid) - cpu[name]) / elapsed * 100:.1f}"])
             print(f"{broker.name} {phase}: {rows[-2]}", file=sys.stderr)
-    await broker.cleanup(pair.ids)
     return rows
 
 

@@ -71,12 +71,12 @@ async def _sizes(broker: Broker, root: Path, args: argparse.Namespace) -> list[l
     bodies = [manifest(size) for size in args.sizes]
     hubs: list[tuple[Result, int]] = []
     async with HubPair(root, broker.inbox_for, args.window, args.processes,
-                       {"limits": {"max_message_bytes": MAX_MESSAGE_BYTES}}) as pair:
+                       {"limits": {"max_message_bytes": MAX_MESSAGE_BYTES}},
+                       cleanup=broker.cleanup) as pair:
         for body, count in zip(bodies, args.counts):
             hubs.append(await pair.windowed(count, args.window, body, MANIFEST))
             print(f"{broker.name} {body_bytes(body)} bytes: hub {hubs[-1][0].rate:.0f} msg/s",
                   file=sys.stderr)
-    await broker.cleanup(pair.ids)
     rows = []
     for size, body, count, (hub, wire) in zip(args.sizes, bodies, args.counts, hubs):
         raw = await broker.raw(count, args.window, wire, args.timeout)

@@ -77,9 +77,26 @@ def test_recipients_broker_killed_mid_stream(tmp_path, mqtt_ports: MqttPorts, ca
     net = network(tmp_path, mqtt_ports)
 
     async def kill() -> None:
-        await asyncio.to_thread(broker.kill)
-        await asyncio.sleep(DOWN)  # the length of the outage
-        await asyncio.to_thread(broker.start)
+        # Make sure the broker holds messages for baku when it dies: baku takes nothing in
+        # while aktau writes 60 more (beyond the 20 Mosquitto keeps in flight to a client).
+        baku, aktau = net.hubs["baku"].intake, net.hubs["aktau"].metrics
+        handle, taking = baku.handle, asyncio.Event()
+
+        async def held(deliveries) -> None:
+            await taking.wait()
+            await handle(deliveries)
+
+        baku.handle = held
+        sent = aktau.value("porthub_messages_sent_total", peer="baku")
+        try:
+            await wait_until(lambda: aktau.value("porthub_messages_sent_total", peer="baku")
+                             >= min(sent + 60, PER_STREAM), 30, what="60 more messages to baku")
+            await asyncio.to_thread(broker.kill)
+            await asyncio.sleep(DOWN)  # the length of the outage
+            await asyncio.to_thread(broker.start)
+        finally:
+            baku.handle = handle
+            taking.set()
 
     async def scenario() -> None:
         await net.start()

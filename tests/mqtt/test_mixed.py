@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from hub.transports.amqp import AmqpOutlet
+from hub.transports.base import OutletWrapper
 from hub.transports.mqtt import MqttOutlet
 from tests.amqp.conftest import Ports, port_vhosts, ports  # noqa: F401 (fixtures)
 from tests.amqp.traffic import RETRY, assert_exactly_once, exchange
@@ -42,8 +43,10 @@ def test_three_hubs_on_amqp_and_mqtt_send_to_each_other(tmp_path, ports: Ports, 
         try:
             for hub in net.hubs.values():
                 for peer, link in hub.links.items():
-                    assert isinstance(link.outlet, MqttOutlet if peer == MQTT_PORT
-                                      else AmqpOutlet)
+                    outlet = link.outlet
+                    while isinstance(outlet, OutletWrapper):  # sealing, wire encoding
+                        outlet = outlet.outlet
+                    assert isinstance(outlet, MqttOutlet if peer == MQTT_PORT else AmqpOutlet)
             streams = await exchange(net, 300, timeout=90)
             assert_exactly_once(net, streams)
         finally:

@@ -195,9 +195,16 @@ def chaos_private_rabbit() -> bool:
     return False
 
 
+@pytest.fixture
+def chaos_mosquitto() -> list[str]:
+    """Lines added to each private Mosquitto's configuration; by default none: Mosquitto's own
+    limits, whose silent drops the hubs must recover from. A scenario module overrides it."""
+    return []
+
+
 @pytest.fixture(params=["amqp", "mqtt"])
 def net(request, tmp_path, mosquitto_factory, chaos_extra, chaos_filedrop,  # noqa: F811
-        chaos_private_rabbit):
+        chaos_private_rabbit, chaos_mosquitto):
     """aktau and baku, not yet started, over ``amqp`` or ``mqtt``."""
     transport = request.param
     extra = {**chaos_extra, "retry": {**RETRY, **chaos_extra.get("retry", {})}}
@@ -220,7 +227,7 @@ def net(request, tmp_path, mosquitto_factory, chaos_extra, chaos_filedrop,  # no
             proxies[hub] = TcpProxy(host, port)
     else:
         for hub in HUBS:
-            brokers[hub] = mosquitto_factory()
+            brokers[hub] = mosquitto_factory(extra=chaos_mosquitto)
             proxies[hub] = TcpProxy(brokers[hub].host, brokers[hub].port)
 
     def inbox_for(hub_id: str) -> dict:

@@ -64,6 +64,7 @@ class Decryption(Protocol):
 
 class _NoDecryption:
     def open(self, data: bytes) -> bytes:
+        jwe.parse(data)  # malformed comes before undecryptable, as with keys
         raise Rejected("undecryptable", "this hub holds no decryption key")
 
     def required(self, type_name: str, peer: str) -> bool:

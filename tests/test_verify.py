@@ -128,3 +128,10 @@ def test_any_single_byte_change_is_rejected_before_it_is_believed(pki_world, dat
 
     assert rejected.reason in SIGNED_BEFORE_BAD_SIGNATURE
     assert rejected.verified is None
+
+
+@pytest.mark.parametrize("data", [b'"ciphertext"', b'{"ciphertext": 1}'])
+def test_garbage_that_names_a_jwe_member_is_malformed_without_keys_too(pki_world, data):
+    """Found by fuzzing: a verifier without decryption keys answered anything containing
+    "ciphertext" with undecryptable, where a hub with keys says malformed."""
+    assert _rejected(pki_world.verifier(), data).reason == "malformed"

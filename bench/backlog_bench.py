@@ -7,8 +7,10 @@ One hub pair (the receiving hub in a process of its own) first runs M ``shipment
 messages with the receiver up, at most W unreceipted, as bench.amqp_bench does: the steady
 state. Then the receiving hub stops, the sender submits N messages, and the receiving hub
 starts again; the drain is timed from its start (a new process) to the last of the N receipts
-at the sender. The result is drain rate / steady rate (target: at least 0.8), with the RSS of
-both hubs sampled every half second through the drain (target: flat).
+at the sender. Then the steady run once more: on a shared machine one short run may be twice
+as fast as the next. The result is drain rate / the mean of the two steady rates (target: at
+least 0.8), with the RSS of both hubs sampled every half second through the drain (target:
+flat).
 
 Where the backlog waits: a link keeps at most ``retry.window`` messages unreceipted. While the
 peer is down the sender writes W messages to the peer's inbox on the broker and keeps the rest
@@ -58,24 +60,30 @@ async def _backlog(broker: Broker, root: Path, args: argparse.Namespace
         pair.sender.events.observers.remove(receipts)
         # Every one handed over too (a receipt may come back before the hand-over is done).
         await pair.handed_over(args.messages, HANDED_OVER_TIMEOUT)
+        after, _size = await pair.windowed(args.steady, args.window)
+        print(f"{broker.name}: steady again {after.rate:.0f} msg/s", file=sys.stderr)
     drain = args.messages / (ended - started)
+    steady_rate = (steady.rate + after.rate) / 2
     return [[broker.name, args.messages, args.window, f"{submitted:.1f}",
             f"{ready:.1f}", f"{ended - started:.1f}", f"{drain:.0f}",
-            f"{args.messages / (ended - started - ready):.0f}", f"{steady.rate:.0f}",
-            f"{drain / steady.rate:.2f}", memory.span("sender"), memory.span("receiver")]]
+            f"{args.messages / (ended - started - ready):.0f}",
+            f"{steady.rate:.0f}, {after.rate:.0f}", f"{drain / steady_rate:.2f}",
+            memory.span("sender"), memory.span("receiver")]]
 
 
 async def main(args: argparse.Namespace) -> str:
     versions, rows = await on_each(args, _backlog, session_expiry=SESSION_EXPIRY)
     return "\n".join([
         f"{machine(*versions)}; `shipment.status` bodies; steady state: {args.steady} messages "
-        f"with the receiver up", "",
+        "with the receiver up, before and after the backlog", "",
         *markdown(["transport", "backlog", "window", "submitted in s", "receiver start to "
-                   "ready s", "drain s", "drain msg/s", "from ready msg/s", "steady msg/s",
-                   "drain / steady", "sender RSS MB", "receiver RSS MB"], rows),
+                   "ready s", "drain s", "drain msg/s", "from ready msg/s",
+                   "steady msg/s before, after", "drain / steady", "sender RSS MB",
+                   "receiver RSS MB"], rows),
         "", "drain: from the receiving hub's start (a new process) to the last receipt at the "
-        "sender (from ready: from the moment it was connected); target drain / steady ≥ "
-        f"{TARGET}; RSS min to max, sampled every 0.5 s through the drain"])
+        "sender (from ready: from the moment it was connected); drain / steady: against the "
+        f"mean of the two steady runs, target ≥ {TARGET}; RSS min to max, sampled every 0.5 s "
+        "through the drain"])
 
 
 def _backlog_args(argv: list[str] | None) -> argparse.Namespace:

@@ -42,6 +42,7 @@ BODY = {"container": "CSPU1234567", "bill_of_lading": "AKTBAK250001", "status": 
 READY_TIMEOUT = 60.0  # a hub to start and connect
 ASK_TIMEOUT = 30.0  # the receiving hub's process to answer a question
 STOP_TIMEOUT = 30.0
+LIFETIME = 4 * 3600.0  # the receiving hub's process gives up after this, or an hour of silence
 POLL = 0.05
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # No resend may muddy the figures: the receipt timeout is far above any round trip here.
@@ -159,7 +160,8 @@ async def _serve(config_path: Path, conn: Any) -> None:
     try:
         await until(lambda: _connected(hub), READY_TIMEOUT, "the receiving hub to connect")
         conn.send("ready")
-        while await asyncio.to_thread(conn.poll, 3600):
+        deadline = time.monotonic() + LIFETIME
+        while time.monotonic() < deadline and await asyncio.to_thread(conn.poll, 3600):
             question = conn.recv()
             if question == "stop":
                 break

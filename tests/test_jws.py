@@ -207,3 +207,20 @@ def test_an_escaped_lone_surrogate_is_malformed(text):
 def test_an_escaped_surrogate_pair_and_an_escaped_backslash_are_text():
     assert jws.strict_json(rb'["\ud83d\ude00", "\\ud800"]', "payload") == ["\U0001F600",
                                                                               "\\ud800"]
+
+
+@pytest.mark.parametrize("text", ["0\n", "AAAAA\n", "AA\n"])
+def test_base64url_with_a_trailing_newline_is_malformed(text):
+    """Found by fuzzing: "$" let "0\n" through the alphabet check, and the decoder then raised
+    binascii.Error, out of the receive checks as a ValueError instead of a rejection."""
+    with pytest.raises(Rejected) as refused:
+        jws.b64url_decode(text, "protected header")
+    assert refused.value.reason == "malformed"
+
+
+def test_a_protected_header_of_0_newline_is_malformed(message):
+    parts = _parts(message)
+    parts["protected"] = "0\n"
+    with pytest.raises(Rejected) as refused:
+        jws.parse(_dump(parts))
+    assert refused.value.reason == "malformed"

@@ -37,8 +37,9 @@ HEADER_PARAMS = ("alg", "typ", "x5c")
 # critical extensions, an unencoded payload, or a key fetched from a URL or sent bare.
 _REFUSED_PARAMS = ("crit", "b64", "jku", "x5u", "jwk")
 
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
-_B64STD = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+# \Z, not $: "$" also matches before a final newline, and "0\n" then reached the decoder
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*\Z")
+_B64STD = re.compile(r"^[A-Za-z0-9+/]*={0,2}\Z")
 _P256_BYTES = 32
 _SIGNATURE_BYTES = 64  # Ed25519, and ES256 as r || s of 32 bytes each
 # A peer sends the same protected header with every message (only its certificate changes,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-_CONTAINER = re.compile(r"^[A-Z]{3}[UJZ][0-9]{7}$")
-_IMO = re.compile(r"^(?:IMO)?([0-9]{7})$")
-_LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
+_CONTAINER = re.compile(r"^[A-Z]{3}[UJZ][0-9]{7}\Z")  # \Z: "$" passes a final newline
+_IMO = re.compile(r"^(?:IMO)?([0-9]{7})\Z")
+_LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}\Z")
 
 
 def _letter_value(ch: str) -> int:

@@ -16,18 +16,18 @@ from . import identifiers, jsontext
 from .errors import SubmitError
 from .names import did_you_mean
 
-# RFC 3339 date-time, as fastjsonschema checks it; the same rule for both validators.
-_DATE_TIME = re.compile(r"^\d{4}-[01]\d-[0-3]\d[tT\s](?:[0-2]\d:[0-5]\d:[0-5]\d|23:59:60)"
-                        r"(?:\.\d+)?(?:[zZ]|[+-]\d\d(?::?\d\d)?)$")
+# RFC 3339 date-time, as fastjsonschema checks it but in ASCII digits (its "\d" also takes
+# "٢٠٢٥"), and to the end of the text ("$" would pass a final newline). Both validators use it.
+_DATE_TIME = re.compile(r"[0-9]{4}-[01][0-9]-[0-3][0-9][tT\s](?:[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
+                        r"|23:59:60)(?:\.[0-9]+)?(?:[zZ]|[+-][0-9]{2}(?::?[0-9]{2})?)")
 CUSTOM_FORMATS = {
     "iso6346": identifiers.is_container_number,
     "imo": identifiers.is_imo_number,
     "unlocode": identifiers.is_unlocode,
+    "date-time": lambda v: not isinstance(v, str) or bool(_DATE_TIME.fullmatch(v)),
 }
 _FORMATS = jsonschema.FormatChecker()
-for _name, _check in {**CUSTOM_FORMATS,
-                      "date-time": lambda v: not isinstance(v, str) or bool(_DATE_TIME.match(v))
-                      }.items():
+for _name, _check in CUSTOM_FORMATS.items():
     _FORMATS.checks(_name)(_check)
 
 RECEIPT = "hub.receipt"

@@ -17,7 +17,7 @@ from .envelope import HUB_ID
 from .errors import ConfigError
 from .transports.base import TransportSettings
 
-_ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}\Z")  # \Z: "$" passes a final newline
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")
 MAX_DURATION = 3650 * 86400.0  # ten years: any longer is a typo, and dates overflow by 9999
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}

@@ -12,7 +12,7 @@ from hub.adapter import AdapterConfig
 
 from ..common.settings import durations, integers
 
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?\Z")
 SQLITE = "sqlite://"
 
 

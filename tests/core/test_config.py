@@ -109,3 +109,17 @@ def test_clock_skew_nan_in_a_file_is_a_config_error(tmp_path) -> None:
     path = write(tmp_path, GOOD + "limits: {clock_skew: .nan}\n")
     with pytest.raises(ConfigError, match=r":16: limits.clock_skew: a duration must be"):
         load_config(path)
+
+
+@pytest.mark.parametrize("adapter, expected", [
+    ('"customs\\n": {kind: filedrop}', "adapter name 'customs\\n'"),
+    ("out: {kind: sql, dsn: 'sqlite:///tmp/x.db', inbox_table: \"inbox\\n\"}",
+     "a table name is letters, digits and '_'"),
+])
+def test_a_name_with_a_trailing_newline_is_refused(tmp_path, adapter, expected) -> None:
+    """An adapter name and an SQL table name ended in a newline passed their patterns ("$"
+    matches before a final newline); the same trap the fuzzer found in the JWS parser."""
+    path = write(tmp_path, GOOD + f"adapters:\n  {adapter}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert expected in str(info.value)

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import events as ev
 from .backoff import Backoff, wait_event
@@ -94,60 +94,95 @@ class PeerLink:
                                    f"{self.hub.config.retry.write_timeout:g} s") from None
 
     async def _pump(self) -> None:
+        """Write what falls due as soon as it does, while earlier writes still wait for the
+        broker's confirm: confirms (RabbitMQ's come after its fsync, tens of milliseconds)
+        never hold back the next message. Each write is recorded when it ends; at most
+        ``retry.window`` messages are out unreceipted, being written or sent."""
         store, clock, retry = self.hub.store, self.hub.clock, self.hub.config.retry
-        while True:
-            self.wake.clear()
-            if self.receipts:
-                await self._flush_receipts()
-            now = clock()
-            rows = await store.due_outgoing(self.peer, now, retry.window)
-            if not rows:
-                if self.receipts:
+        writing: dict[str, dict[str, Any]] = {}  # message id -> its row, while being written
+        ended: list[tuple[str, Any, BaseException | None]] = []  # (kind, row or receipt, error)
+        tasks: dict[asyncio.Task, tuple[str, Any]] = {}  # the writes out: (kind, item)
+
+        def start(kind: str, item: Any, body: bytes, message_id: str) -> None:
+            task = asyncio.create_task(self._write(body, message_id))
+            tasks[task] = (kind, item)
+
+            def end(task: asyncio.Task) -> None:
+                tasks.pop(task, None)
+                if not task.cancelled():
+                    ended.append((kind, item, task.exception()))
+                    self.wake.set()
+
+            task.add_done_callback(end)
+
+        try:
+            while True:
+                self.wake.clear()
+                if ended:
+                    batch = ended.copy()
+                    ended.clear()
+                    await self._record(batch, writing)
+                while self.receipts:
+                    receipt = self.receipts.popleft()
+                    start("receipt", receipt, receipt, "receipt")
+                now = clock()
+                rows = await store.due_outgoing(self.peer, now, retry.window, writing)
+                for row in rows:
+                    writing[row["id"]] = row
+                    start("message", row, row["jws"], row["id"])
+                if rows or ended or self.receipts:
                     continue
-                next_due = await store.next_due(self.peer, now)
+                next_due = await store.next_due(self.peer, now, writing)
                 timeout = IDLE_POLL if next_due is None else max(0.0, min(IDLE_POLL, next_due - now))
                 await wait_event(self.wake, timeout)
-                continue
-            results = await asyncio.gather(*(self._write(row["jws"], row["id"]) for row in rows),
-                                           return_exceptions=True)
-            now = clock()
-            sent, lost_connection = [], None
-            for row, result in zip(rows, results):
-                if result is None:
-                    sent.append((row["id"], now + self._resend.delay(row["attempts"] + 1)))
-                elif isinstance(result, NotAcknowledged):
-                    log.warning("broker refused message %s for %s: %s", row["id"], self.peer,
-                                result, extra={"message_id": row["id"], "peer": self.peer})
-                    await store.postpone(row["id"], now + self._resend.delay(row["attempts"] + 1),
-                                         "broker refused", now)
-                elif isinstance(result, NotConnected):
-                    lost_connection = result
-                else:
-                    raise result
-            moved = set(await store.mark_sent(sent, now)) if sent else set()
-            states = {row["id"]: row["state"] for row in rows}
-            # Every write the broker took counts: a first one as sent (once it moved the
-            # message to 'sent'), any later one as a retry, even if the receipt of an
-            # earlier copy settled the message while this one was being written.
-            for message_id, _next in sent:
-                first = states[message_id] == "queued"
-                if first and message_id in moved:
-                    self.hub.emit(ev.SENT, message_id=message_id, peer=self.peer)
-                elif not first:
-                    self.hub.emit(ev.RETRIED, message_id=message_id, peer=self.peer)
-            if lost_connection is not None:
-                raise lost_connection
+        finally:
+            # A receipt not known to be written is kept for the next connection (twice is
+            # harmless: the sender settles a message once); a message stays in the outbox.
+            unsure = [item for kind, item in tasks.values() if kind == "receipt"]
+            unsure += [item for kind, item, error in ended if kind == "receipt" and error]
+            for task in list(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            self.receipts.extendleft(reversed(unsure))
 
-    async def _flush_receipts(self) -> None:
-        batch = list(self.receipts)
-        self.receipts.clear()
-        results = await asyncio.gather(*(self._write(r, "receipt") for r in batch),
-                                       return_exceptions=True)
-        failed = [r for r, res in zip(batch, results) if res is not None]
-        errors = [res for res in results if res is not None]
-        if failed:
-            self.receipts.extendleft(reversed(failed))
-            if any(isinstance(e, NotConnected) for e in errors):
-                raise next(e for e in errors if isinstance(e, NotConnected))
-            log.warning("broker refused %d receipts for %s: %s", len(failed), self.peer, errors[0])
+    async def _record(self, batch: list[tuple[str, Any, BaseException | None]],
+                      writing: dict[str, dict[str, Any]]) -> None:
+        """Record writes that ended: the messages the broker took as sent (a first write) or
+        retried, refusals postponed; raise ``NotConnected`` if the connection went."""
+        store, now = self.hub.store, self.hub.clock()
+        sent, rows, lost, refused = [], {}, None, None
+        for kind, item, error in batch:
+            if isinstance(error, NotConnected):
+                lost = error
+            elif error is not None and not isinstance(error, NotAcknowledged):
+                raise error
+            if kind == "receipt":
+                if error is not None:
+                    self.receipts.appendleft(item)  # written again when the link allows
+                    refused = refused or error
+                continue
+            writing.pop(item["id"], None)
+            if error is None:
+                sent.append((item["id"], now + self._resend.delay(item["attempts"] + 1)))
+                rows[item["id"]] = item
+            elif isinstance(error, NotAcknowledged):
+                log.warning("broker refused message %s for %s: %s", item["id"], self.peer,
+                            error, extra={"message_id": item["id"], "peer": self.peer})
+                await store.postpone(item["id"], now + self._resend.delay(item["attempts"] + 1),
+                                     "broker refused", now)
+        moved = set(await store.mark_sent(sent, now)) if sent else set()
+        # Every write the broker took counts: a first one as sent (once it moved the message
+        # to 'sent'), any later one as a retry, even if the receipt of an earlier copy settled
+        # the message while this one was being written.
+        for message_id, _next in sent:
+            first = rows[message_id]["state"] == "queued"
+            if first and message_id in moved:
+                self.hub.emit(ev.SENT, message_id=message_id, peer=self.peer)
+            elif not first:
+                self.hub.emit(ev.RETRIED, message_id=message_id, peer=self.peer)
+        if lost is not None:
+            raise lost
+        if refused is not None:
+            log.warning("broker refused a receipt for %s: %s", self.peer, refused)
             await asyncio.sleep(self._reconnect.delay(1))

@@ -14,7 +14,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from . import audit
 from .writer import Writer
@@ -181,36 +181,47 @@ class Store:
 
         return await self._writer.run(op)
 
-    async def due_outgoing(self, peer: str, now: float, window: int) -> list[dict[str, Any]]:
+    async def due_outgoing(self, peer: str, now: float, window: int,
+                           writing: Collection[str] = ()) -> list[dict[str, Any]]:
         """Messages for ``peer`` to write now: sent ones whose receipt is overdue first, then
-        queued ones, as many as fit in the free part of the in-flight ``window`` (the number
-        of sent messages still waiting for their receipt)."""
+        queued ones, as many as fit in the free part of the in-flight ``window`` (sent messages
+        still waiting for their receipt, and queued ones being written). Messages in
+        ``writing`` (their write is out) are not due again until it ends."""
+        skip = json.dumps(list(writing))
 
         def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             cur = conn.execute(
                 "SELECT id, jws, state, attempts FROM messages WHERE direction = 'out'"
                 " AND peer = ? AND state = 'sent' AND next_attempt <= ? AND expires > ?"
-                " ORDER BY next_attempt LIMIT ?", (peer, now, now, window))
+                " AND id NOT IN (SELECT value FROM json_each(?))"
+                " ORDER BY next_attempt LIMIT ?", (peer, now, now, skip, window))
             rows = [_row(cur, r) for r in cur.fetchall()]
-            in_flight = conn.execute("SELECT COUNT(*) FROM messages WHERE direction = 'out'"
-                                     " AND peer = ? AND state = 'sent'", (peer,)).fetchone()[0]
+            in_flight = conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND peer = ?"
+                " AND (state = 'sent' OR (state = 'queued'"
+                " AND id IN (SELECT value FROM json_each(?))))", (peer, skip)).fetchone()[0]
             if in_flight < window:
                 cur = conn.execute(
                     "SELECT id, jws, state, attempts FROM messages WHERE direction = 'out'"
                     " AND peer = ? AND state = 'queued' AND next_attempt <= ? AND expires > ?"
-                    " ORDER BY id LIMIT ?", (peer, now, now, window - in_flight))
+                    " AND id NOT IN (SELECT value FROM json_each(?))"
+                    " ORDER BY id LIMIT ?", (peer, now, now, skip, window - in_flight))
                 rows += [_row(cur, r) for r in cur.fetchall()]
             return rows
 
         return await self._writer.run(op)
 
-    async def next_due(self, peer: str, now: float) -> float | None:
+    async def next_due(self, peer: str, now: float,
+                       writing: Collection[str] = ()) -> float | None:
         """When a message for ``peer`` next falls due by time alone: a sent one waiting for its
-        receipt, or a queued one postponed after a refusal (None: nothing is waiting)."""
+        receipt, or a queued one postponed after a refusal (None: nothing is waiting); those
+        in ``writing`` are left out."""
+        skip = json.dumps(list(writing))
         return await self._writer.run(lambda conn: conn.execute(
             "SELECT MIN(next_attempt) FROM messages WHERE direction = 'out' AND peer = ?"
-            " AND expires > ? AND (state = 'sent' OR (state = 'queued' AND next_attempt > ?))",
-            (peer, now, now)).fetchone()[0])
+            " AND expires > ? AND (state = 'sent' OR (state = 'queued' AND next_attempt > ?))"
+            " AND id NOT IN (SELECT value FROM json_each(?))",
+            (peer, now, now, skip)).fetchone()[0])
 
     async def count_outgoing(self, state: str) -> dict[str, int]:
         """Per peer, how many outgoing messages are in ``state``."""

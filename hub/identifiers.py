@@ -3,6 +3,7 @@ ship numbers and UN/LOCODEs."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 _CONTAINER = re.compile(r"^[A-Z]{3}[UJZ][0-9]{7}\Z")  # \Z: "$" passes a final newline
@@ -16,11 +17,22 @@ def _letter_value(ch: str) -> int:
     return value + (value - 1) // 10 if value > 10 else value
 
 
+# Each character's value times its weight 2**position, looked up (a manifest may name
+# thousands of containers, each checked on submit and again on receive).
+_WEIGHTED = tuple({**{chr(c): _letter_value(chr(c)) << i for c in range(ord("A"), ord("Z") + 1)},
+                   **{str(d): d << i for d in range(10)}} for i in range(10))
+
+
 def is_container_number(text: object) -> bool:
     """ISO 6346: owner code, category U/J/Z, serial, and a valid check digit."""
-    if not isinstance(text, str) or not _CONTAINER.match(text):
+    return isinstance(text, str) and _container_number(text)
+
+
+@functools.lru_cache(maxsize=16_384)  # the same containers come again and again
+def _container_number(text: str) -> bool:
+    if not _CONTAINER.match(text):
         return False
-    total = sum((_letter_value(c) if c.isalpha() else int(c)) << i for i, c in enumerate(text[:10]))
+    total = sum(weighted[c] for weighted, c in zip(_WEIGHTED, text))
     return total % 11 % 10 == int(text[10])
 
 

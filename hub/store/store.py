@@ -198,14 +198,15 @@ class Store:
             rows = [_row(cur, r) for r in cur.fetchall()]
             in_flight = conn.execute(
                 "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND peer = ?"
-                " AND (state = 'sent' OR (state = 'queued'"
-                " AND id IN (SELECT value FROM json_each(?))))", (peer, skip)).fetchone()[0]
+                " AND state = 'sent'", (peer,)).fetchone()[0] + conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND state = 'queued'"
+                " AND id IN (SELECT value FROM json_each(?))", (skip,)).fetchone()[0]
             if in_flight < window:
                 cur = conn.execute(
                     "SELECT id, jws, state, attempts FROM messages WHERE direction = 'out'"
                     " AND peer = ? AND state = 'queued' AND next_attempt <= ? AND expires > ?"
                     " AND id NOT IN (SELECT value FROM json_each(?))"
-                    " ORDER BY id LIMIT ?", (peer, now, now, skip, window - in_flight))
+                    " ORDER BY +id LIMIT ?", (peer, now, now, skip, window - in_flight))
                 rows += [_row(cur, r) for r in cur.fetchall()]
             return rows
 
@@ -226,8 +227,8 @@ class Store:
     async def count_outgoing(self, state: str) -> dict[str, int]:
         """Per peer, how many outgoing messages are in ``state``."""
         return dict(await self._writer.run(lambda conn: conn.execute(
-            "SELECT peer, COUNT(*) FROM messages WHERE direction = 'out' AND state = ?"
-            " GROUP BY peer", (state,)).fetchall()))
+            "SELECT peer, COUNT(*) FROM messages INDEXED BY messages_state"
+            " WHERE direction = 'out' AND state = ? GROUP BY peer", (state,)).fetchall()))
 
     async def outbox_summary(self) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
         """Per (peer, state) the number of open outgoing messages, and per peer the creation
@@ -235,11 +236,11 @@ class Store:
 
         def op(conn: sqlite3.Connection):
             depth = {(peer, state): n for peer, state, n in conn.execute(
-                "SELECT peer, state, COUNT(*) FROM messages WHERE direction = 'out'"
-                " AND state IN ('queued', 'sent') GROUP BY peer, state")}
+                "SELECT peer, state, COUNT(*) FROM messages INDEXED BY messages_state"
+                " WHERE direction = 'out' AND state IN ('queued', 'sent') GROUP BY peer, state")}
             oldest = dict(conn.execute(
-                "SELECT peer, MIN(created) FROM messages WHERE direction = 'out'"
-                " AND state IN ('queued', 'sent') GROUP BY peer").fetchall())
+                "SELECT peer, MIN(created) FROM messages INDEXED BY messages_state"
+                " WHERE direction = 'out' AND state IN ('queued', 'sent') GROUP BY peer").fetchall())
             return depth, oldest
 
         return await self._writer.run(op)
@@ -400,7 +401,7 @@ class Store:
         def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             cur = conn.execute(
                 "SELECT id, peer, type, jws, attempts FROM messages WHERE direction = 'in'"
-                " AND state = 'received' AND next_attempt <= ? ORDER BY id LIMIT ?",
+                " AND state = 'received' AND next_attempt <= ? ORDER BY +id LIMIT ?",
                 (now, limit))
             return [_row(cur, r) for r in cur.fetchall()]
 

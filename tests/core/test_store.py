@@ -129,3 +129,31 @@ def test_looking_a_message_up_by_id_uses_the_primary_key(tmp_path) -> None:
         plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT state FROM messages WHERE {BY_ID}",
                             ("m00001",)).fetchall()
     assert "USING INDEX sqlite_autoindex_messages_1" in plan[0][3], plan
+
+
+def test_the_links_and_the_hand_over_queries_do_not_read_every_message(tmp_path) -> None:
+    """Given a store holding many settled messages, what a link and the hand-over ask many
+    times a second (and the outbox gauges at every scrape) is found through an index on the
+    state, never by walking every message of a direction: with 100,000 messages kept, each
+    walk cost tens of milliseconds and slowed the hub as its store grew."""
+    store = Store(tmp_path / "hub.db")
+    traced: list[str] = []
+    try:
+        run(store._writer.run(lambda conn: conn.set_trace_callback(traced.append)))
+        now = 1_000.0
+        run(store.due_outgoing("baku", now, 200, writing=["m1", "m2"]))
+        run(store.next_due("baku", now, writing=["m1"]))
+        run(store.pending_handover(now))
+        run(store.outbox_summary())
+        run(store.count_outgoing("queued"))
+        run(store._writer.run(lambda conn: conn.set_trace_callback(None)))
+    finally:
+        store.close()
+    queries = [sql for sql in traced if sql.lstrip().upper().startswith("SELECT")]
+    assert len(queries) >= 7, traced
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        for sql in queries:
+            plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+            walks = [step for step in plan if step.startswith(("SCAN messages", "SEARCH messages"))
+                     and step.endswith("(direction=?)")]
+            assert not walks, f"{sql}\n{plan}"

@@ -481,9 +481,10 @@ class _Link:
 
     async def _wait(self, future: asyncio.Future, step: str, timeout: float | None = None) -> Any:
         timeout = timeout or self.settings.connect_timeout
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
             self._lose(_Gone(f"no answer within {timeout:g} s to {step}"))
             raise self.error(NotConnected, self.lost) from None
         finally:
@@ -549,8 +550,9 @@ class _Link:
         self._close_connection()
         if self._opened and self._closed is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._closed), CLOSE_TIMEOUT)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await asyncio.shield(self._closed)
+            except TimeoutError:
                 log.warning("amqp %s: close did not finish within %g s; the heartbeat will drop "
                             "the connection", self.describe(), CLOSE_TIMEOUT)
 

@@ -429,8 +429,9 @@ class _Connection:
         """Send DISCONNECT (the broker keeps a persistent session) and release the socket."""
         self._closing = True
         if self.up and self.client.disconnect() == OK:
-            try:
-                await asyncio.wait_for(asyncio.shield(self.lost), CLOSE_TIMEOUT)
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await asyncio.shield(self.lost)
             except TimeoutError:
                 pass
         self._teardown()

@@ -346,11 +346,10 @@ class Hub:
         The receipt is signed before the commit and stored with the messages it answers,
         so a copy that comes again is answered with the very same receipt. A message already
         in the inbox is left out of the new receipt and answered with its original one."""
-        known = await self.store.incoming_receipts(v.envelope.id for _d, v in messages)
+        seen = await self.store.known_incoming(v.envelope.id for _d, v in messages)
         problems = [self.schemas.errors(v.envelope.type, v.envelope.body, parsed=True)
                     for _d, v in messages]
         answering: dict[str, list[int]] = {}  # sender -> the messages its new receipt answers
-        seen: set[str] = set(known)
         for n, (_delivery, verified) in enumerate(messages):
             if verified.envelope.id not in seen:
                 seen.add(verified.envelope.id)

@@ -99,7 +99,7 @@ class PeerLink:
         never hold back the next message. Each write is recorded when it ends; at most
         ``retry.window`` messages are out unreceipted, being written or sent."""
         store, clock, retry = self.hub.store, self.hub.clock, self.hub.config.retry
-        writing: dict[str, dict[str, Any]] = {}  # message id -> its row, while being written
+        writing: set[str] = set()  # ids of the messages being written
         ended: list[tuple[str, Any, BaseException | None]] = []  # (kind, row or receipt, error)
         tasks: dict[asyncio.Task, tuple[str, Any]] = {}  # the writes out: (kind, item)
 
@@ -128,7 +128,7 @@ class PeerLink:
                 now = clock()
                 rows = await store.due_outgoing(self.peer, now, retry.window, writing)
                 for row in rows:
-                    writing[row["id"]] = row
+                    writing.add(row["id"])
                     start("message", row, row["jws"], row["id"])
                 if rows or ended or self.receipts:
                     continue
@@ -147,11 +147,11 @@ class PeerLink:
             self.receipts.extendleft(reversed(unsure))
 
     async def _record(self, batch: list[tuple[str, Any, BaseException | None]],
-                      writing: dict[str, dict[str, Any]]) -> None:
+                      writing: set[str]) -> None:
         """Record writes that ended: the messages the broker took as sent (a first write) or
         retried, refusals postponed; raise ``NotConnected`` if the connection went."""
         store, now = self.hub.store, self.hub.clock()
-        sent, rows, lost, refused = [], {}, None, None
+        taken, lost, refused = [], None, None  # taken: the rows the broker took
         for kind, item, error in batch:
             if isinstance(error, NotConnected):
                 lost = error
@@ -162,25 +162,25 @@ class PeerLink:
                     self.receipts.appendleft(item)  # written again when the link allows
                     refused = refused or error
                 continue
-            writing.pop(item["id"], None)
+            writing.discard(item["id"])
             if error is None:
-                sent.append((item["id"], now + self._resend.delay(item["attempts"] + 1)))
-                rows[item["id"]] = item
+                taken.append(item)
             elif isinstance(error, NotAcknowledged):
                 log.warning("broker refused message %s for %s: %s", item["id"], self.peer,
                             error, extra={"message_id": item["id"], "peer": self.peer})
                 await store.postpone(item["id"], now + self._resend.delay(item["attempts"] + 1),
                                      "broker refused", now)
+        sent = [(row["id"], now + self._resend.delay(row["attempts"] + 1)) for row in taken]
         moved = set(await store.mark_sent(sent, now)) if sent else set()
         # Every write the broker took counts: a first one as sent (once it moved the message
         # to 'sent'), any later one as a retry, even if the receipt of an earlier copy settled
         # the message while this one was being written.
-        for message_id, _next in sent:
-            first = rows[message_id]["state"] == "queued"
-            if first and message_id in moved:
-                self.hub.emit(ev.SENT, message_id=message_id, peer=self.peer)
+        for row in taken:
+            first = row["state"] == "queued"
+            if first and row["id"] in moved:
+                self.hub.emit(ev.SENT, message_id=row["id"], peer=self.peer)
             elif not first:
-                self.hub.emit(ev.RETRIED, message_id=message_id, peer=self.peer)
+                self.hub.emit(ev.RETRIED, message_id=row["id"], peer=self.peer)
         if lost is not None:
             raise lost
         if refused is not None:

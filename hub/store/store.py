@@ -341,15 +341,12 @@ class Store:
         return await self._writer.run(op)
 
     # -- inbox -----------------------------------------------------------------------------
-    async def incoming_receipts(self, message_ids: Iterable[str]) -> dict[str, bytes]:
-        """The receipts already sent for those of ``message_ids`` that are in the inbox."""
-        ids = list(message_ids)
-
-        def op(conn: sqlite3.Connection) -> dict[str, bytes]:
-            return {message_id: receipt for message_id in ids
-                    if (receipt := _receipt(conn, "in", message_id)) is not None}
-
-        return await self._writer.run(op)
+    async def known_incoming(self, message_ids: Iterable[str]) -> set[str]:
+        """Those of ``message_ids`` that are already in the inbox."""
+        ids = json.dumps(list(message_ids))
+        return await self._writer.run(lambda conn: {row[0] for row in conn.execute(
+            "SELECT id FROM messages WHERE direction = 'in'"
+            " AND id IN (SELECT value FROM json_each(?))", (ids,))})
 
     async def accept_incoming(self, messages: list[Incoming], schema_errors: list[str | None],
                               now: float) -> list[tuple[str, bytes | None]]:

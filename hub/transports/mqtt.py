@@ -168,13 +168,59 @@ class MqttSettings(TransportSettings):
 
 
 class _Paho(paho.Client):
-    """paho's client with two gaps of paho 2.2 closed. Both read the packet paho has just
-    received: in PUBREC and PUBREL the packet identifier is the first two bytes of the variable
-    header, and a PUBREC's v5 reason code the third when present."""
+    """paho's client with two gaps of paho 2.2 closed, and its socket I/O batched.
+
+    The gaps: both read the packet paho has just received: in PUBREC and PUBREL the packet
+    identifier is the first two bytes of the variable header, and a PUBREC's v5 reason code the
+    third when present.
+
+    The I/O: paho reads a packet a byte or two at a time (the fixed header, then each byte of
+    the remaining length, then the rest: four ``recv`` calls for a PUBLISH) and writes each
+    queued packet with a ``send`` of its own. Here reads come out of one buffer filled by one
+    ``recv`` of up to ``RECV_CHUNK`` bytes, and the packets of one write round go out in one
+    ``send``: the same bytes in the same order, a few system calls instead of several per
+    packet. ``buffered()`` tells the reader that packets are left in the buffer, where the
+    event loop cannot see them.
+    """
+
+    RECV_CHUNK = 256 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pubrec_reasons: dict[int, int] = {}
+        self._received = b""  # read from the socket, not yet taken by paho, from _taken on
+        self._taken = 0
+        self._held: list[bytes] = []  # packets paho counts as written, for the next send
+
+    def buffered(self) -> bool:
+        return self._taken < len(self._received)
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._taken >= len(self._received):
+            self._received, self._taken = super()._sock_recv(self.RECV_CHUNK), 0
+        chunk = self._received[self._taken:self._taken + bufsize]
+        self._taken += len(chunk)
+        return chunk  # b"" only when the broker closed the connection
+
+    def _sock_send(self, buf: bytes | bytearray) -> int:
+        # paho is writing a round of queued packets: hold each but the last (paho counts it as
+        # written and goes on to the next) and send them all with the last. Never hold a
+        # DISCONNECT: paho closes the socket as soon as it is written.
+        if self._out_packet and buf[:1] != b"\xe0":
+            self._held.append(bytes(buf))
+            return len(buf)
+        held = sum(map(len, self._held))
+        data = b"".join(self._held) + buf if held else buf
+        sent = super()._sock_send(data)  # BlockingIOError: paho keeps this packet for later
+        if sent < held:  # part of what was held is still to go: before this packet, later
+            self._held = [data[sent:held]]
+            sent = held
+        else:
+            self._held = []
+        if sent == held and held:  # none of this packet went: paho must keep it
+            self._call_socket_register_write()
+            raise BlockingIOError()
+        return sent - held
 
     def _handle_pubrec(self) -> MQTTErrorCode:
         # paho ignores a PUBREC's reason code and goes on with PUBREL, after which Mosquitto's
@@ -338,12 +384,15 @@ class _Connection:
         self.loop.remove_writer(sock)
 
     def _readable(self) -> None:
-        self.client.loop_read()
-        # A TLS socket may hold decrypted bytes the kernel no longer reports as readable.
-        sock = self.client.socket()
-        while sock is not None and isinstance(sock, ssl.SSLSocket) and sock.pending():
-            self.client.loop_read()
-            sock = self.client.socket()
+        client = self.client
+        client.loop_read()
+        # What was read at once may hold more packets, and a TLS socket decrypted bytes the
+        # kernel no longer reports as readable: take them all now.
+        sock = client.socket()
+        while sock is not None and (
+                client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending())):
+            client.loop_read()
+            sock = client.socket()
 
     async def _tick(self) -> None:
         while True:

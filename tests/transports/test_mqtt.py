@@ -493,8 +493,10 @@ def test_broker_killed_mid_stream_then_restarted(env_factory, caplog) -> None:
 
     async def scenario() -> None:
         inbox, outlet = await env.connected(hub)
+        # Enough that some are still pending when the kill lands: 200 could all be
+        # acknowledged between the 20th and the kill.
         writes = [asyncio.ensure_future(outlet.write(f"pre-{i}".encode(), f"p{i}"))
-                  for i in range(200)]
+                  for i in range(5000)]
         await wait_until(lambda: sum(w.done() for w in writes) >= 20, what="20 writes")
         env.broker.kill()
         results = await asyncio.gather(*writes, return_exceptions=True)

@@ -41,15 +41,25 @@ def entry_hash(prev: str, seq: int, at: float, event: str, message_id: str | Non
 
 def append(conn: sqlite3.Connection, at: float, event: str, message_id: str | None = None,
            peer: str | None = None, **detail: object) -> None:
-    """Append one entry (inside the caller's transaction)."""
-    row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+    """Append one entry (inside the caller's transaction).
+
+    The last entry is read once a transaction: the writer's connection keeps it in its
+    ``scratch`` (hub/store/writer.py), which is forgotten when a transaction begins or
+    anything is rolled back, so that no other process's entries can be missed (none can write
+    while this transaction holds the database) and no rolled-back entry is chained to."""
+    scratch = getattr(conn, "scratch", {})
+    head = scratch.get("audit_head")
+    if head is None:
+        row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        head = (row[0], row[1]) if row else (0, GENESIS)
+    seq, prev = head[0] + 1, head[1]
     text = json.dumps(detail, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     digest = entry_hash(prev, seq, at, event, message_id, peer, text)
     conn.execute(
         "INSERT INTO audit (seq, at, event, message_id, peer, detail, prev, hash)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (seq, at, event, message_id, peer, text, prev, digest))
+    scratch["audit_head"] = (seq, digest)
 
 
 @dataclass

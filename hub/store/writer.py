@@ -1,11 +1,20 @@
 """One SQLite connection owned by one thread, with group commit.
 
 Callers hand the thread an operation (a function taking the connection) and get a future. The
-thread takes every operation waiting in its queue, runs them in one transaction -- each inside
-its own SAVEPOINT, so one failing operation does not undo its neighbours -- and commits once.
-Under load a burst of messages costs one fsync, not one each; when idle an operation is
+thread takes every operation waiting in its queue, runs them in one transaction and commits
+once. Under load a burst of messages costs one fsync, not one each; when idle an operation is
 committed as soon as it arrives. A future is resolved only after the COMMIT returned, so
 nothing acknowledges a message that is not on disk.
+
+One failing operation must not undo its neighbours. Operations rarely fail, so a batch first
+runs plainly; should one raise, the transaction is rolled back and the batch runs again with
+each operation inside a SAVEPOINT of its own, the failing one rolled back to it alone. An
+operation may therefore run twice: it must do nothing but work on the connection (its effects
+on the first run were rolled back).
+
+``StoreConnection.scratch`` is a place for what an operation may remember for the rest of the
+transaction (the audit log's last entry): it is emptied whenever a transaction begins or
+anything is rolled back.
 """
 
 from __future__ import annotations
@@ -27,6 +36,15 @@ _STOP = object()
 
 class StoreClosed(RuntimeError):
     """The store was closed; the operation was not run."""
+
+
+class StoreConnection(sqlite3.Connection):
+    """The writer's connection, with ``scratch``: what operations remember within one
+    transaction, forgotten when one begins or anything is rolled back."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.scratch: dict[str, Any] = {}
 
 
 class Writer:
@@ -70,7 +88,8 @@ class Writer:
     # -- the thread ------------------------------------------------------------------------
     def _run(self, init: Operation) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   factory=StoreConnection)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=10000")
@@ -96,28 +115,19 @@ class Writer:
             self._drain()
             conn.close()
 
-    def _commit(self, batch: list, conn: sqlite3.Connection) -> None:
+    def _commit(self, batch: list, conn: StoreConnection) -> None:
         # An operation whose caller gave up (cancelled) before it ran is not run at all.
         batch = [(op, future) for op, future in batch if future.set_running_or_notify_cancel()]
         if not batch:
             return
-        results = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for op, future in batch:
-                conn.execute("SAVEPOINT op")
-                try:
-                    results.append((future, op(conn), None))
-                    conn.execute("RELEASE op")
-                except Exception as exc:  # noqa: BLE001 - returned to the caller
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    results.append((future, None, exc))
+            results = self._run_batch(batch, conn, isolated=False)
+            if results is None:  # one failed: again, each operation on its own
+                results = self._run_batch(batch, conn, isolated=True)
             conn.execute("COMMIT")
         except Exception as exc:  # the commit itself failed (disk full, I/O error)
             log.error("store commit failed: %s", exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self._rollback(conn)
             for _op, future in batch:
                 if not future.done():
                     future.set_exception(exc)
@@ -129,6 +139,38 @@ class Writer:
                 future.set_result(result)
             else:
                 future.set_exception(exc)
+
+    def _run_batch(self, batch: list, conn: StoreConnection, isolated: bool) -> list | None:
+        """Run the batch in a new transaction, left open. Not ``isolated``: all or nothing,
+        None (and rolled back) if an operation raised. ``isolated``: each operation in a
+        savepoint, a failing one rolled back alone and its error returned with the results."""
+        conn.execute("BEGIN IMMEDIATE")
+        conn.scratch.clear()
+        results = []
+        for op, future in batch:
+            if not isolated:
+                try:
+                    results.append((future, op(conn), None))
+                except Exception:  # noqa: BLE001 - the batch runs again, isolated
+                    self._rollback(conn)
+                    return None
+                continue
+            conn.execute("SAVEPOINT op")
+            try:
+                results.append((future, op(conn), None))
+                conn.execute("RELEASE op")
+            except Exception as exc:  # noqa: BLE001 - returned to the caller
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+                conn.scratch.clear()
+                results.append((future, None, exc))
+        return results
+
+    @staticmethod
+    def _rollback(conn: StoreConnection) -> None:
+        conn.scratch.clear()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     def _drain(self) -> None:
         while True:

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from hub.store import Outgoing, Store
+from hub.store import Outgoing, Store, audit
 from hub.store.writer import StoreClosed
 from tests.support.aio import run
 
@@ -51,6 +51,42 @@ def test_a_failing_operation_does_not_undo_its_neighbours(tmp_path) -> None:
     assert isinstance(results[1], sqlite3.IntegrityError)
     assert store.verify_audit_sync().entries == 3
     store.close()
+
+
+def test_a_failed_operation_leaves_no_trace_in_the_audit_chain(tmp_path) -> None:
+    """Given one transaction of three operations that each append to the audit log, the second
+    failing after its append, the chain holds the first and third, linked to each other, and
+    verifies; so does an entry written meanwhile by another connection (as the command line
+    does beside a running hub), which the next transaction chains to."""
+    store = Store(tmp_path / "hub.db")
+
+    def entry(name: str, fail: bool = False):
+        def op(conn):
+            audit.append(conn, 1.0, name)
+            if fail:
+                raise RuntimeError(f"{name} fails")
+            return name
+        return op
+
+    async def scenario() -> list:
+        return await asyncio.gather(*(store._writer.run(op) for op in (
+            entry("first"), entry("second", fail=True), entry("third"))),
+            return_exceptions=True)
+
+    results = run(scenario())
+    assert results[0] == "first" and results[2] == "third"
+    assert isinstance(results[1], RuntimeError)
+    with sqlite3.connect(tmp_path / "hub.db") as other:
+        other.execute("BEGIN IMMEDIATE")
+        audit.append(other, 2.0, "from elsewhere")
+        other.execute("COMMIT")
+    run(store._writer.run(entry("fourth")))
+    result = store.verify_audit_sync()
+    store.close()
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        events = [row[0] for row in conn.execute("SELECT event FROM audit ORDER BY seq")]
+    assert events == ["first", "third", "from elsewhere", "fourth"]
+    assert result.ok and result.entries == 4
 
 
 def test_idempotency_key_returns_the_first_submission(tmp_path) -> None:

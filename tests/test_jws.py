@@ -63,6 +63,35 @@ def test_signed_message_has_exactly_the_porthub_header_and_verifies(signers, alg
     assert jws.verify_signature(parsed, cert.public_key, cert.algorithm)
 
 
+@given(payload=st.binary(max_size=300), flip=st.integers(min_value=0))
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_libsodium_and_openssl_agree_on_ed25519(signers, payload, flip):
+    """Ed25519 goes through libsodium; OpenSSL (cryptography) must accept exactly what it
+    signs, and both refuse the same signature with one bit flipped -- and libsodium accepts
+    what OpenSSL signs."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    identity, cert = signers["EdDSA"]
+    parsed = jws.parse(identity.sign(payload))
+    cert.public_key.verify(parsed.signature, parsed.signing_input)  # OpenSSL accepts it
+    bit = flip % (len(parsed.signature) * 8)
+    broken = bytearray(parsed.signature)
+    broken[bit // 8] ^= 1 << (bit % 8)
+    with pytest.raises(InvalidSignature):
+        cert.public_key.verify(bytes(broken), parsed.signing_input)
+    assert not jws.verify_signature(jws.ParsedJWS(parsed.header, parsed.payload,
+                                                  parsed.signing_input, bytes(broken),
+                                                  parsed.cert_der),
+                                    cert.public_key, cert.algorithm)
+    other = ed25519.Ed25519PrivateKey.generate()
+    by_openssl = jws.ParsedJWS(parsed.header, parsed.payload, parsed.signing_input,
+                               other.sign(parsed.signing_input), parsed.cert_der)
+    assert jws.verify_signature(by_openssl, other.public_key(), "EdDSA")
+    assert not jws.verify_signature(by_openssl, cert.public_key, cert.algorithm)
+
+
 def test_digest_is_sha256_of_the_signing_input(message):
     parsed = jws.parse(message)
     parts = _parts(message)

@@ -18,10 +18,10 @@ from .pki import hub_id_of
 class Identity:
     """Signs this hub's messages. The private key never leaves the object, not even in repr."""
 
-    __slots__ = ("hub_id", "algorithm", "cert_der", "not_after", "_key")
+    __slots__ = ("hub_id", "algorithm", "cert_der", "not_after", "_signer")
 
     def __init__(self, private_key: Any, certificate: x509.Certificate) -> None:
-        self._key = private_key
+        self._signer = jws.signer(private_key)
         self.hub_id: str = hub_id_of(certificate)
         self.algorithm: str = jws.algorithm_of(private_key)
         self.cert_der: bytes = certificate.public_bytes(serialization.Encoding.DER)
@@ -52,11 +52,11 @@ class Identity:
 
     def sign(self, payload: bytes) -> bytes:
         """The flattened JWS of ``payload``, carrying this hub's certificate."""
-        return jws.sign(payload, self._key, self.cert_der)
+        return jws.sign(payload, self._signer, self.cert_der)
 
     def sign_with_digest(self, payload: bytes) -> tuple[bytes, str]:
         """``sign``, and the digest receipts will name (``jws.digest``)."""
-        return jws.sign_with_digest(payload, self._key, self.cert_der)
+        return jws.sign_with_digest(payload, self._signer, self.cert_der)
 
     def __repr__(self) -> str:
         return f"Identity(hub_id={self.hub_id!r}, algorithm={self.algorithm!r})"

@@ -4,6 +4,12 @@ Only the one profile porthub puts on the wire is produced or accepted (docs/prot
 the protected header is exactly ``alg``, ``typ`` and a one-certificate ``x5c``; there is no
 unprotected header, no ``crit``, no unencoded payload and no key fetched from a URL. Anything
 else is refused as ``malformed`` before a signature is even looked at.
+
+Ed25519 signatures are made and checked by libsodium (through PyNaCl's bindings), which does
+both in about half the time OpenSSL takes (docs/performance.md); keys, certificates and ES256
+stay with ``cryptography``. Both implement RFC 8032 and refuse a non-canonical ``S``;
+libsodium also refuses small-order keys and ``R`` values, which no CA-issued certificate
+holds.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import json
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+import nacl.bindings
+import nacl.exceptions
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -135,22 +144,46 @@ def signing_input(payload: bytes, protected: bytes) -> bytes:
     return f"{b64url_encode(protected)}.{b64url_encode(payload)}".encode("ascii")
 
 
+@dataclass(frozen=True)
+class Signer:
+    """A private key ready to sign: its JWS ``alg`` and the function giving the JWS signature
+    bytes of a signing input. Made once per key (``signer``): for Ed25519 libsodium's
+    expanded secret key is derived here, not for every message."""
+
+    alg: str
+    sign: Callable[[bytes], bytes]
+
+    def __repr__(self) -> str:  # never the key
+        return f"Signer({self.alg})"
+
+
+def signer(private_key: Any) -> Signer:
+    """The ``Signer`` of a ``cryptography`` Ed25519 or P-256 private key."""
+    alg = algorithm_of(private_key)
+    if alg == EDDSA:
+        _public, secret = nacl.bindings.crypto_sign_seed_keypair(private_key.private_bytes_raw())
+        return Signer(alg, lambda data: nacl.bindings.crypto_sign(data, secret)[:_SIGNATURE_BYTES])
+
+    def es256(data: bytes) -> bytes:
+        r, s = decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+
+    return Signer(alg, es256)
+
+
 def sign(payload: bytes, private_key: Any, cert_der: bytes) -> bytes:
-    """Sign ``payload`` with the hub's key; the certificate travels in ``x5c``."""
+    """Sign ``payload`` with the hub's key (a ``Signer`` or a private key); the certificate
+    travels in ``x5c``."""
     return sign_with_digest(payload, private_key, cert_der)[0]
 
 
 def sign_with_digest(payload: bytes, private_key: Any, cert_der: bytes) -> tuple[bytes, str]:
     """``sign``, and the digest of the result (``digest``) without parsing it again."""
-    alg = algorithm_of(private_key)
-    protected_b64 = _encoded_header(alg, cert_der)
+    key = private_key if isinstance(private_key, Signer) else signer(private_key)
+    protected_b64 = _encoded_header(key.alg, cert_der)
     payload_b64 = b64url_encode(payload)
     to_sign = f"{protected_b64}.{payload_b64}".encode("ascii")
-    if alg == EDDSA:
-        signature = private_key.sign(to_sign)
-    else:
-        r, s = decode_dss_signature(private_key.sign(to_sign, ec.ECDSA(hashes.SHA256())))
-        signature = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+    signature = key.sign(to_sign)
     # What json.dumps would write for these members: base64url needs no escaping.
     serialized = (f'{{"payload":"{payload_b64}","protected":"{protected_b64}",'
                   f'"signature":"{b64url_encode(signature)}"}}').encode("ascii")
@@ -237,7 +270,8 @@ def verify_signature(parsed: ParsedJWS, public_key: Any, algorithm: str) -> bool
         return False
     try:
         if algorithm == EDDSA and isinstance(public_key, ed25519.Ed25519PublicKey):
-            public_key.verify(parsed.signature, parsed.signing_input)
+            nacl.bindings.crypto_sign_open(parsed.signature + parsed.signing_input,
+                                           public_key.public_bytes_raw())
             return True
         if algorithm == ES256 and algorithm_of(public_key) == ES256:
             r = int.from_bytes(parsed.signature[:_P256_BYTES], "big")
@@ -245,7 +279,7 @@ def verify_signature(parsed: ParsedJWS, public_key: Any, algorithm: str) -> bool
             public_key.verify(encode_dss_signature(r, s), parsed.signing_input,
                               ec.ECDSA(hashes.SHA256()))
             return True
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, nacl.exceptions.BadSignatureError, ValueError):
         return False
     return False
 

@@ -19,6 +19,7 @@ reconnects by itself.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import itertools
 import logging
@@ -607,6 +608,7 @@ class AmqpInbox(Inbox):
         self._link: _Link | None = None
         self._deliveries: asyncio.Queue = asyncio.Queue()
         self._unsettled: set[int] = set()  # delivery tags of self._link not yet acked/rejected
+        self._acked: list[int] = []  # acknowledged, for the end of this turn of the loop
 
     async def connect(self) -> None:
         if self._link is not None and self._link.up:
@@ -619,7 +621,7 @@ class AmqpInbox(Inbox):
             if self.settings.declare:
                 await self._declare(link)
             await link.call(link.channel.basic_qos, prefetch_count=self.settings.prefetch)
-            self._link, self._unsettled = link, set()
+            self._link, self._unsettled, self._acked = link, set(), []
             self._deliveries = asyncio.Queue()
             await link.call(link.channel.basic_consume, queue=self.queue,
                             on_message_callback=functools.partial(self._on_message, link))
@@ -664,13 +666,35 @@ class AmqpInbox(Inbox):
             raise link.error(NotConnected, f"cannot {verb} the delivery: the connection it came "
                                            "on is gone, the broker will deliver it again")
         self._unsettled.discard(tag)
+        if not reject:
+            if not self._acked:
+                asyncio.get_running_loop().call_soon(self._send_acks, link)
+            self._acked.append(tag)
+            return
         try:
-            if reject:
-                link.channel.basic_reject(tag, requeue=False)  # to porthub.<hub>.dlx
-            else:
-                link.channel.basic_ack(tag)
+            link.channel.basic_reject(tag, requeue=False)  # to porthub.<hub>.dlx
         except pe.AMQPError as exc:
             raise link.error(NotConnected, f"cannot {verb}: {link.reason(exc)}") from None
+
+    def _send_acks(self, link: _Link) -> None:
+        """Send the acknowledgements of this turn of the loop: one ``multiple`` ack for those
+        below every delivery still unsettled (a batch taken in at once), one each for the rest.
+        A multiple ack covers every outstanding tag up to its own, so it never reaches past
+        the lowest unsettled one. Should the connection be gone, the broker delivers them
+        again and the inbox knows them as duplicates."""
+        tags, self._acked = sorted(self._acked), []
+        if link is not self._link or not link.up or not tags:
+            return
+        floor = min(self._unsettled, default=tags[-1] + 1)
+        below = bisect.bisect_left(tags, floor)
+        try:
+            if below:
+                link.channel.basic_ack(tags[below - 1], multiple=below > 1)
+            for tag in tags[below:]:
+                link.channel.basic_ack(tag)
+        except pe.AMQPError as exc:
+            log.warning("amqp %s: acknowledgements not sent, the broker delivers those "
+                        "messages again: %s", link.describe(), link.reason(exc))
 
     def _on_lost(self, link: _Link, _exc: BaseException) -> None:
         if link is not self._link:
@@ -700,6 +724,8 @@ class AmqpInbox(Inbox):
         return item
 
     async def close(self) -> None:
+        if self._link is not None:
+            self._send_acks(self._link)  # what was acknowledged goes out before the close
         link, self._link = self._link, None
         if link is not None:
             self._deliveries.put_nowait(_LOST)

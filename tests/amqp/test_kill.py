@@ -86,11 +86,13 @@ def test_receiver_killed_after_inbox_commit_before_ack(tmp_path, ports: Ports) -
 
 
 def test_receiver_killed_at_a_random_point(tmp_path, ports: Ports) -> None:
-    """Given aktau sending 200 messages, when baku is SIGKILLed once it holds a random number
-    of them and started again, every message ends in baku's inbox exactly once and receipted
-    at aktau."""
+    """Given aktau sending 1,000 messages, when baku is SIGKILLed once it holds a random
+    number of them and started again, every message ends in baku's inbox exactly once and
+    receipted at aktau. (With 200 the rest of the stream could all be receipted between the
+    poll that saw the number and the kill.)"""
+    count = 5 * COUNT
     net = network(tmp_path, ports)
-    kill_at = random.randint(COUNT // 5, COUNT * 4 // 5)
+    kill_at = random.randint(count // 5, count * 3 // 5)
     print(f"baku is killed once it holds {kill_at} messages")
 
     with HubProcess(net.sandbox.config_paths["baku"]) as baku:
@@ -100,11 +102,11 @@ def test_receiver_killed_at_a_random_point(tmp_path, ports: Ports) -> None:
         async def scenario() -> None:
             await net.start("aktau")
             try:
-                ids = await submit(net.hubs["aktau"], "baku", COUNT)
+                ids = await submit(net.hubs["aktau"], "baku", count)
                 await wait_until(lambda: sum(baku.states("in").values()) >= kill_at, 30,
                                  what=f"baku to hold {kill_at} messages")
                 await asyncio.to_thread(baku.kill)
-                assert delivered_counts(store_of(net, "aktau"))["baku"] < COUNT, "killed too late"
+                assert delivered_counts(store_of(net, "aktau"))["baku"] < count, "killed too late"
                 await restart_and_settle(net, baku, ids)
             finally:
                 await net.stop()

@@ -64,16 +64,25 @@ class Writer:
         self._ready.result()  # re-raises an error opening the database
 
     def submit(self, op: Operation) -> concurrent.futures.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        """Queue ``op`` for callers outside an event loop; its future holds the result."""
+        waiter = _ThreadWaiter()
         if self._closed:
-            future.set_exception(StoreClosed(f"store {self.path} is closed"))
+            waiter.future.set_exception(StoreClosed(f"store {self.path} is closed"))
         else:
-            self._queue.put((op, future))
-        return future
+            self._queue.put((op, waiter))
+        return waiter.future
 
     async def run(self, op: Operation) -> Any:
-        """Run ``op`` in the writer thread and await its committed result."""
-        return await asyncio.wrap_future(self.submit(op))
+        """Run ``op`` in the writer thread and await its committed result.
+
+        The awaited future is the loop's own: the thread resolves all of one commit's futures
+        of a loop with one ``call_soon_threadsafe``, one wake-up of the loop per commit
+        instead of one per operation."""
+        if self._closed:
+            raise StoreClosed(f"store {self.path} is closed")
+        waiter = _LoopWaiter(asyncio.get_running_loop())
+        self._queue.put((op, waiter))
+        return await waiter.future
 
     def run_sync(self, op: Operation) -> Any:
         """The same for callers outside an event loop (the command line)."""
@@ -117,7 +126,7 @@ class Writer:
 
     def _commit(self, batch: list, conn: StoreConnection) -> None:
         # An operation whose caller gave up (cancelled) before it ran is not run at all.
-        batch = [(op, future) for op, future in batch if future.set_running_or_notify_cancel()]
+        batch = [(op, waiter) for op, waiter in batch if waiter.start()]
         if not batch:
             return
         try:
@@ -128,17 +137,11 @@ class Writer:
         except Exception as exc:  # the commit itself failed (disk full, I/O error)
             log.error("store commit failed: %s", exc)
             self._rollback(conn)
-            for _op, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            _hand_back([(waiter, None, exc) for _op, waiter in batch])
             return
         self.commits += 1
         self.operations += len(batch)
-        for future, result, exc in results:
-            if exc is None:
-                future.set_result(result)
-            else:
-                future.set_exception(exc)
+        _hand_back(results)
 
     def _run_batch(self, batch: list, conn: StoreConnection, isolated: bool) -> list | None:
         """Run the batch in a new transaction, left open. Not ``isolated``: all or nothing,
@@ -179,4 +182,61 @@ class Writer:
             except queue.Empty:
                 return
             if item is not _STOP:
-                item[1].set_exception(StoreClosed(f"store {self.path} is closed"))
+                _hand_back([(item[1], None, StoreClosed(f"store {self.path} is closed"))])
+
+
+# -- handing results back ----------------------------------------------------------------------
+
+class _ThreadWaiter:
+    """A caller blocked in another thread (``run_sync``), on a concurrent future."""
+
+    loop = None
+
+    def __init__(self) -> None:
+        self.future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def start(self) -> bool:
+        return self.future.set_running_or_notify_cancel()
+
+
+class _LoopWaiter:
+    """A coroutine on an event loop, on that loop's own future."""
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future = loop.create_future()
+
+    def start(self) -> bool:
+        return not self.future.cancelled()  # a cancel after this finds the result unwanted
+
+
+def _settle(future: Any, result: Any, exc: BaseException | None) -> None:
+    if future.done():  # an awaiting coroutine was cancelled meanwhile
+        return
+    if exc is None:
+        future.set_result(result)
+    else:
+        future.set_exception(exc)
+
+
+def _settle_all(items: list) -> None:
+    for future, result, exc in items:
+        _settle(future, result, exc)
+
+
+def _hand_back(results: list) -> None:
+    """Resolve ``(waiter, result, exception)`` triples: a thread's at once, a loop's in one
+    callback per loop."""
+    per_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for waiter, result, exc in results:
+        if waiter.loop is None:
+            _settle(waiter.future, result, exc)
+        else:
+            per_loop.setdefault(waiter.loop, []).append((waiter.future, result, exc))
+    for loop, items in per_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, items)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 
 import pytest
 
@@ -87,6 +88,55 @@ def test_a_failed_operation_leaves_no_trace_in_the_audit_chain(tmp_path) -> None
         events = [row[0] for row in conn.execute("SELECT event FROM audit ORDER BY seq")]
     assert events == ["first", "third", "from elsewhere", "fourth"]
     assert result.ok and result.entries == 4
+
+
+def test_operations_of_one_commit_are_answered_together_and_a_cancelled_one_is_not_run(
+        tmp_path) -> None:
+    """Given 200 operations awaited at once while the writer thread is held up, each caller
+    gets its own result, the loop is woken once per commit (not per operation), and an
+    operation whose caller was cancelled before the thread took it is never run."""
+    store = Store(tmp_path / "hub.db")
+    entered, gate = threading.Event(), threading.Event()
+    ran: list[int] = []
+
+    def hold(conn):
+        entered.set()
+        return gate.wait(10)
+
+    def op(n: int):
+        def run_it(conn):
+            ran.append(n)
+            return conn.execute("SELECT ?", (n,)).fetchone()[0]
+        return run_it
+
+    async def scenario() -> list:
+        loop = asyncio.get_running_loop()
+        blocker = asyncio.ensure_future(store._writer.run(hold))
+        assert await asyncio.to_thread(entered.wait, 10)  # the thread is inside its transaction
+        wakeups = 0
+        original = loop.call_soon_threadsafe
+
+        def counted(*args, **kwargs):
+            nonlocal wakeups
+            wakeups += 1
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted
+        tasks = [asyncio.ensure_future(store._writer.run(op(n))) for n in range(200)]
+        doomed = asyncio.ensure_future(store._writer.run(op(-1)))
+        await asyncio.sleep(0)
+        doomed.cancel()
+        gate.set()
+        results = await asyncio.gather(*tasks)
+        await blocker
+        loop.call_soon_threadsafe = original
+        return results, wakeups
+
+    results, wakeups = run(scenario())
+    store.close()
+    assert results == list(range(200))
+    assert -1 not in ran
+    assert wakeups <= 3  # the blocker's commit and the one or two of the 200
 
 
 def test_idempotency_key_returns_the_first_submission(tmp_path) -> None:

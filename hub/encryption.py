@@ -10,6 +10,7 @@ read and prove, and a resend after the peer's key changed uses the new key.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -37,6 +38,14 @@ log = logging.getLogger(__name__)
 CERT_SUFFIXES = (".crt", ".pem")
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every message sent and received
+def _required(policy: "Policy", type_name: str, peer: str) -> bool:
+    if any(fnmatchcase(type_name, pattern) for pattern in policy.types):
+        return True
+    return any(fnmatchcase(type_name, pattern) and (to == "all" or peer in to)
+               for pattern, to in policy.routes)
+
+
 class CannotEncrypt(NotAcknowledged):
     """No valid encryption certificate of the peer (expired, revoked since): the message
     stays in the outbox and is tried again, like one the broker refused."""
@@ -57,12 +66,10 @@ class Policy:
                          for r in config.routes if r.encrypt))
 
     def required(self, type_name: str, peer: str) -> bool:
-        if type_name == RECEIPT:  # sealed to a peer anything is encrypted with, taken either way
+        # A receipt is sealed to a peer anything is encrypted with, and taken either way.
+        if type_name == RECEIPT or not (self.types or self.routes):
             return False
-        if any(fnmatchcase(type_name, pattern) for pattern in self.types):
-            return True
-        return any(fnmatchcase(type_name, pattern) and (to == "all" or peer in to)
-                   for pattern, to in self.routes)
+        return _required(self, type_name, peer)
 
     def with_peer(self, peer: str) -> bool:
         """Whether anything is encrypted with ``peer`` (then its receipts are sealed too)."""

@@ -32,11 +32,14 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+
+
 def loads(data: bytes | str) -> Any:
     """Strict UTF-8 JSON; ``UnicodeDecodeError`` or ``ValueError`` naming the fault."""
     text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     if _SURROGATE_ESCAPE.search(text):

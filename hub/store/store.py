@@ -207,8 +207,10 @@ class Store:
             in_flight = conn.execute(
                 "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND peer = ?"
                 " AND state = 'sent'", (peer,)).fetchone()[0] + conn.execute(
-                "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND state = 'queued'"
+                "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND +state = 'queued'"
                 " AND id IN (SELECT value FROM json_each(?))", (skip,)).fetchone()[0]
+            # (+state: look the ids up by primary key; through the state index SQLite read
+            # every queued message, 37 ms a query with 100,000 queued)
             if in_flight < window:
                 cur = conn.execute(
                     "SELECT id, jws, state, attempts FROM messages WHERE direction = 'out'"

@@ -44,7 +44,7 @@ HANDED_OVER_TIMEOUT = 120.0
 async def _backlog(broker: Broker, root: Path, args: argparse.Namespace
                    ) -> list[list[object]]:
     async with HubPair(root, broker.inbox_for, args.window, args.processes,
-                       cleanup=broker.cleanup) as pair:
+                       cleanup=broker.cleanup, keep_times=False) as pair:
         steady, _size = await pair.windowed(args.steady, args.window)
         print(f"{broker.name}: steady {steady.rate:.0f} msg/s", file=sys.stderr)
         await pair.receiver.stop()

@@ -251,7 +251,7 @@ class Inbound:
         await self.outcomes.write([
             FileOutcome(outcome_path(target), f.path.name, f.sha256, f.ids, f.reason, f.detail)
             for f, target in zip(files, targets)])
-        await asyncio.to_thread(rename_all, [(f.path, t) for f, t in zip(files, targets)])
+        # Counted before the files move: whoever sees a file in failed/ also sees it counted.
         for f in files:
             if f.reason:
                 self.hub.count_refused()
@@ -260,3 +260,4 @@ class Inbound:
             else:
                 log.info("filedrop %s: %s submitted as %s", self.name, f.path.name,
                          ", ".join(f.ids), extra={"adapter": self.name})
+        await asyncio.to_thread(rename_all, [(f.path, t) for f, t in zip(files, targets)])

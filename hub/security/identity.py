@@ -23,7 +23,7 @@ class Identity:
     def __init__(self, private_key: Any, certificate: x509.Certificate) -> None:
         self._signer = jws.signer(private_key)
         self.hub_id: str = hub_id_of(certificate)
-        self.algorithm: str = jws.algorithm_of(private_key)
+        self.algorithm: str = self._signer.alg
         self.cert_der: bytes = certificate.public_bytes(serialization.Encoding.DER)
         self.not_after: datetime = certificate.not_valid_after_utc
 

@@ -212,14 +212,11 @@ class _Paho(paho.Client):
         held = sum(map(len, self._held))
         data = b"".join(self._held) + buf if held else buf
         sent = super()._sock_send(data)  # BlockingIOError: paho keeps this packet for later
-        if sent < held:  # part of what was held is still to go: before this packet, later
-            self._held = [data[sent:held]]
-            sent = held
-        else:
-            self._held = []
-        if sent == held and held:  # none of this packet went: paho must keep it
+        if held and sent <= held:  # none of this packet went: paho must keep it, and what
+            self._held = [data[sent:held]] if sent < held else []  # is left held goes first
             self._call_socket_register_write()
             raise BlockingIOError()
+        self._held = []
         return sent - held
 
     def _handle_pubrec(self) -> MQTTErrorCode:

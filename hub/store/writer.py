@@ -150,23 +150,23 @@ class Writer:
         conn.execute("BEGIN IMMEDIATE")
         conn.scratch.clear()
         results = []
-        for op, future in batch:
+        for op, waiter in batch:
             if not isolated:
                 try:
-                    results.append((future, op(conn), None))
+                    results.append((waiter, op(conn), None))
                 except Exception:  # noqa: BLE001 - the batch runs again, isolated
                     self._rollback(conn)
                     return None
                 continue
             conn.execute("SAVEPOINT op")
             try:
-                results.append((future, op(conn), None))
+                results.append((waiter, op(conn), None))
                 conn.execute("RELEASE op")
             except Exception as exc:  # noqa: BLE001 - returned to the caller
                 conn.execute("ROLLBACK TO op")
                 conn.execute("RELEASE op")
                 conn.scratch.clear()
-                results.append((future, None, exc))
+                results.append((waiter, None, exc))
         return results
 
     @staticmethod

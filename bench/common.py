@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any, Awaitable, Callable, Sequence
 
 from hub import events as ev
+from hub import heap
 from hub.config import load_config
 from hub.core import Hub
 from hub.envelope import Envelope
@@ -163,6 +164,7 @@ async def _serve(config_path: Path, conn: Any, keep_times: bool) -> None:
     handovers = _Handovers(keep_times)
     hub.local_delivery = handovers.take
     await hub.start()
+    heap.settle()  # as `porthub run` does
     try:
         await until(lambda: _connected(hub), READY_TIMEOUT, "the receiving hub to connect")
         conn.send("ready")
@@ -368,18 +370,23 @@ class HubPair:
             else RECEIVERS[processes](path, keep_times)
         self.db = self.sender.config.hub.data_dir / "hub.db"
         self.cleanup = cleanup
+        self._heap: tuple[int, int, int] | None = None
 
     async def __aenter__(self) -> "HubPair":
         await self.receiver.start()
         try:
             await self.sender.start()
             await self.connected()
+            self._heap = heap.settle()  # as `porthub run` does
         except BaseException:
             await self.__aexit__()
             raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._heap is not None:
+            heap.unsettle(self._heap)
+            self._heap = None
         try:
             await self.sender.stop()
         finally:

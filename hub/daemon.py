@@ -13,7 +13,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from . import logs, systemd
+from . import heap, logs, systemd
 from .config import HubConfig, load_config
 from .core import Hub
 from .encryption import Encryption
@@ -56,6 +56,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._reloads.put_nowait, None)
         self.hub = Hub(config, identity, trust)
         await self.hub.start()
+        heap.settle()  # what start-up made lives as long as the process
         if config.http.enabled:
             self.http = HttpListener(self.hub, config.http.listen)
             await self.http.start()

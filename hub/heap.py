@@ -4,7 +4,8 @@ A hub allocates thousands of short-lived objects a message (frames, dicts, futur
 CPython's cyclic collector, left at its defaults, runs a young-generation pass every 700
 allocations and now and then walks every object the process holds: under load about 25 µs of
 CPU a message in each hub's process, and the full passes stopped the event loop for up to
-55 ms (docs/performance.md, change 15). ``settle`` does what long-running CPython services commonly do:
+55 ms (docs/performance.md, change 15). ``settle`` does what long-running CPython services
+commonly do:
 
 * ``gc.freeze()``: what start-up made (modules, schemas, configuration, certificates) lives
   as long as the process; frozen, no collection walks it again;

@@ -67,7 +67,7 @@ class Writer:
         """Queue ``op`` for callers outside an event loop; its future holds the result."""
         waiter = _ThreadWaiter()
         if self._closed:
-            waiter.future.set_exception(StoreClosed(f"store {self.path} is closed"))
+            waiter.future.set_exception(self._closed_error())
         else:
             self._queue.put((op, waiter))
         return waiter.future
@@ -79,7 +79,7 @@ class Writer:
         of a loop with one ``call_soon_threadsafe``, one wake-up of the loop per commit
         instead of one per operation."""
         if self._closed:
-            raise StoreClosed(f"store {self.path} is closed")
+            raise self._closed_error()
         waiter = _LoopWaiter(asyncio.get_running_loop())
         self._queue.put((op, waiter))
         return await waiter.future
@@ -87,6 +87,9 @@ class Writer:
     def run_sync(self, op: Operation) -> Any:
         """The same for callers outside an event loop (the command line)."""
         return self.submit(op).result()
+
+    def _closed_error(self) -> StoreClosed:
+        return StoreClosed(f"store {self.path} is closed")
 
     def close(self) -> None:
         if not self._closed:
@@ -182,7 +185,7 @@ class Writer:
             except queue.Empty:
                 return
             if item is not _STOP:
-                _hand_back([(item[1], None, StoreClosed(f"store {self.path} is closed"))])
+                _hand_back([(item[1], None, self._closed_error())])
 
 
 # -- handing results back ----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from .intake import Intake
 from .link import PeerLink
 from .metrics import HubMetrics
 from .plugins import AdapterHost
+from .recent import RecentEnvelopes
 from .routing import Router
 from .schema import RECEIPT, schemas
 from .security import jws
@@ -83,6 +84,7 @@ class Hub:
         self.local_delivery: LocalDelivery | None = None
         self.adapters: AdapterHost | None = None
         self._handover_wake = asyncio.Event()
+        self._recent = RecentEnvelopes()  # taken in, not yet handed over
         self._tasks: list[asyncio.Task] = []
         self._link_tasks: dict[str, asyncio.Task] = {}
         self._intake_task: asyncio.Task | None = None
@@ -384,6 +386,8 @@ class Hub:
                 self._refused_event("schema_invalid", problems[n], envelope.sender, envelope.id)
                 await delivery.reject()
             else:
+                if self.local_delivery is not None:
+                    self._recent.keep(envelope, len(verified.jws))
                 self.emit(ev.RECEIVED, message_id=envelope.id, peer=envelope.sender,
                           type=envelope.type, correlation_id=envelope.correlation_id)
                 await delivery.ack()
@@ -487,7 +491,8 @@ class Hub:
                          ) -> tuple[str, str | None, float | None, str | None]:
         """Give one message to the local system: (state, reason, next attempt, correlation
         id), where state is ``handed_over``, ``dead_lettered`` or ``received`` (a retry)."""
-        envelope = Envelope.from_bytes(jws.payload_of(row["jws"]))
+        envelope = self._recent.take(row["id"]) \
+            or Envelope.from_bytes(jws.payload_of(row["jws"]))
         retry = self.config.retry
         try:
             await self.local_delivery(envelope)

@@ -20,13 +20,16 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 # Exactly what format_time writes. datetime.fromisoformat alone takes many more spellings
 # (a bare date, week dates, other precisions) and returns a naive datetime for some of them.
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+# json.dumps with options builds an encoder each call; this one is built once.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def format_time(moment: datetime) -> str:
     """RFC 3339, UTC, millisecond precision: ``2026-11-28T06:51:24.123Z``."""
     # isoformat, not strftime: "%Y" writes the year 1 as "1", not "0001", on glibc
-    moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.isoformat(timespec="milliseconds") + "Z"
+    if moment.tzinfo is not timezone.utc:  # (the hub's own times are UTC already)
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:
@@ -70,7 +73,7 @@ class Envelope:
 
     def to_bytes(self) -> bytes:
         """The payload bytes that get signed: compact JSON, keys in a fixed order, UTF-8."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        return _COMPACT.encode(self.to_dict()).encode()
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> "Envelope":

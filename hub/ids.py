@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -47,4 +46,5 @@ def new_message_id(now_ms: int | None = None) -> str:
         _last_ms = ms
         rand = _random8() & ((1 << 62) - 1)
         value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _seq << 64 | 0b10 << 62 | rand
-        return str(uuid.UUID(int=value))
+        text = f"{value:032x}"  # as str(uuid.UUID(int=value)) writes it, without the object
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

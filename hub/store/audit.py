@@ -13,6 +13,9 @@ import sqlite3
 from dataclasses import dataclass
 
 GENESIS = "0" * 64
+# What json.dumps with these options writes, with the encoders built once, not every call.
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_DETAIL = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -34,8 +37,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
 def entry_hash(prev: str, seq: int, at: float, event: str, message_id: str | None,
                peer: str | None, detail: str) -> str:
-    canonical = json.dumps([seq, repr(at), event, message_id, peer, detail],
-                           separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL.encode([seq, repr(at), event, message_id, peer, detail])
     return hashlib.sha256((prev + canonical).encode()).hexdigest()
 
 
@@ -53,7 +55,7 @@ def append(conn: sqlite3.Connection, at: float, event: str, message_id: str | No
         row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         head = (row[0], row[1]) if row else (0, GENESIS)
     seq, prev = head[0] + 1, head[1]
-    text = json.dumps(detail, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    text = _DETAIL.encode(detail)
     digest = entry_hash(prev, seq, at, event, message_id, peer, text)
     conn.execute(
         "INSERT INTO audit (seq, at, event, message_id, peer, detail, prev, hash)"

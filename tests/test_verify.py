@@ -81,6 +81,18 @@ def test_a_receipt_is_allowed_from_every_peer_and_patterns_are_case_sensitive(pk
     assert _rejected(verifier, pki_world.message("aktau")).reason == "type_not_allowed"
 
 
+def test_what_a_peer_may_send_follows_a_change_of_its_patterns(pki_world):
+    # The answer per (sender, type) is remembered: a reload must not keep the old one.
+    verifier, data = pki_world.verifier(peers={"aktau": ["cargo.*"]}), pki_world.message("aktau")
+    verifier.verify(data)
+    verifier.verify(data)
+
+    verifier.peers = {"aktau": ["customs.*"]}
+    assert _rejected(verifier, data).reason == "type_not_allowed"
+    verifier.peers = {"aktau": ["cargo.manifest"]}
+    verifier.verify(data)
+
+
 def test_time_limits_are_exclusive_of_expiry_and_inclusive_of_skew(pki_world):
     now, verifier = pki_world.now, pki_world.verifier()
 

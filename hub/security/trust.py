@@ -66,6 +66,9 @@ class TrustStore:
                 raise ConfigError(f"{ca.subject.rfc4514_string()} in the CA file is not a CA "
                                   "certificate")
         self.cas: tuple[x509.Certificate, ...] = tuple(cas)
+        # read once: each read of a certificate's validity makes new datetime objects
+        self._ca_validity = tuple((ca.not_valid_before_utc, ca.not_valid_after_utc)
+                                  for ca in cas)
         self._revoked: dict[int, frozenset[int]] = {}
         self._crl_number: dict[int, int] = {}
         self.crl_next_update: dict[int, datetime | None] = {}
@@ -135,7 +138,8 @@ class TrustStore:
             if len(self._cache) >= CACHE_SIZE:
                 del self._cache[next(iter(self._cache))]  # the oldest entry
             self._cache[fp] = trusted
-        info, ca = trusted.info, self.cas[trusted.ca_index]
+        info = trusted.info
+        ca_from, ca_to = self._ca_validity[trusted.ca_index]
         if (info.algorithm == KEY_AGREEMENT) != key_agreement:
             raise Rejected("untrusted_certificate",
                            f"the certificate of {info.hub_id} is "
@@ -145,11 +149,10 @@ class TrustStore:
             raise Rejected("certificate_expired",
                            f"certificate of {info.hub_id} is valid from "
                            f"{info.not_before.isoformat()} to {info.not_after.isoformat()}")
-        if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
+        if not ca_from <= now <= ca_to:
             raise Rejected("certificate_expired",
                            f"the issuing CA certificate is valid from "
-                           f"{ca.not_valid_before_utc.isoformat()} to "
-                           f"{ca.not_valid_after_utc.isoformat()}")
+                           f"{ca_from.isoformat()} to {ca_to.isoformat()}")
         if info.serial in self._revoked.get(trusted.ca_index, ()):
             raise Rejected("certificate_revoked",
                            f"certificate {info.serial:x} of {info.hub_id} is revoked")

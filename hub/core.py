@@ -21,7 +21,7 @@ from .envelope import Envelope, utc, format_time
 from .errors import ConfigError, PermanentError, Rejected, SubmitError, TransientError
 from .ids import new_message_id
 from .intake import Intake
-from .link import PeerLink
+from .link import IDLE_POLL, PeerLink, sleep_for
 from .metrics import HubMetrics
 from .plugins import AdapterHost
 from .recent import RecentEnvelopes
@@ -38,7 +38,6 @@ from .verify import Verified, Verifier
 log = logging.getLogger(__name__)
 
 LocalDelivery = Callable[[Envelope], Awaitable[None]]
-EXPIRY_SWEEP = 1.0  # seconds between looks for expired outgoing messages
 # Entries in one receipt at most (hub.receipt.json): about 5.5 KB signed, within the smallest
 # limits.max_message_bytes a peer may set (8 KiB).
 RECEIPT_ENTRIES = 16
@@ -84,6 +83,8 @@ class Hub:
         self.local_delivery: LocalDelivery | None = None
         self.adapters: AdapterHost | None = None
         self._handover_wake = asyncio.Event()
+        self._expiry_wake = asyncio.Event()
+        self._next_expiry = 0.0  # when the expiry loop looks next (wall clock)
         self._recent = RecentEnvelopes()  # taken in, not yet handed over
         self._tasks: list[asyncio.Task] = []
         self._link_tasks: dict[str, asyncio.Task] = {}
@@ -167,6 +168,7 @@ class Hub:
         self.events.observers.append(self.adapters)
         self.local_delivery = self.adapters.deliver
         self.adapters.start()
+        self._handover_wake.set()  # what waited for a local system goes now
 
     async def _stop_adapters(self) -> None:
         if self.adapters is None:
@@ -282,6 +284,8 @@ class Hub:
         ids, recipients, new = await self.store.add_outgoing(messages, now, idempotency_key,
                                                              source)
         if new:
+            if now + ttl < self._next_expiry:  # expires before the expiry loop would look
+                self._expiry_wake.set()
             for message in messages:
                 self.emit(ev.SUBMITTED, message_id=message.id, peer=message.peer, type=type,
                           correlation_id=correlation_id, detail={"source": source})
@@ -459,21 +463,31 @@ class Hub:
                 self.refresh_crl()
 
     async def _expiry_loop(self) -> None:
+        """Expire outgoing messages when their time comes: sleep until the next open one
+        expires (at most ``IDLE_POLL``), woken by a submit that expires sooner."""
         while True:
-            for row in await self.store.expire_due(self.clock()):
+            self._expiry_wake.clear()
+            now = self.clock()
+            expired, next_expiry = await self.store.expire_due(now)
+            for row in expired:
                 self.emit(ev.EXPIRED, message_id=row["id"], peer=row["peer"], reason="expired",
                           detail={"source": row["source"]})
-            await asyncio.sleep(EXPIRY_SWEEP)
+            delay = sleep_for(next_expiry, now)
+            self._next_expiry = now + delay
+            await wait_event(self._expiry_wake, delay)
 
     async def _handover_loop(self) -> None:
         """Hand received messages to the local system, retrying transient failures; the
         outcomes of what was handed over together are recorded in one store operation."""
         while True:
             self._handover_wake.clear()
-            rows = [] if self.local_delivery is None else \
-                await self.store.pending_handover(self.clock())
-            if not rows:
-                await wait_event(self._handover_wake, 1.0)
+            if self.local_delivery is None:  # no local system (yet): nothing to hand over
+                await wait_event(self._handover_wake, IDLE_POLL)
+                continue
+            rows = await self.store.pending_handover(self.clock())
+            if not rows:  # sleep until a retry falls due, or a message comes in
+                due = await self.store.next_handover()
+                await wait_event(self._handover_wake, sleep_for(due, self.clock()))
                 continue
             outcomes = await asyncio.gather(*(self._hand_over(row) for row in rows))
             await self.store.mark_handover(

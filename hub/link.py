@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PENDING_RECEIPTS = 10_000  # beyond this a receipt is dropped: the sender's resend recovers it
-IDLE_POLL = 5.0  # seconds between looks at the outbox when nothing wakes the link
+# Seconds between looks at the store when nothing wakes a link (or the hub's expiry and
+# hand-over timers): what another process wrote there, such as the command line's
+# ``porthub dlq retry``, is taken up within this time.
+IDLE_POLL = 5.0
+
+
+def sleep_for(due: float | None, now: float) -> float:
+    """How long a timer sleeps at ``now``: until ``due`` (None: nothing is), at most
+    ``IDLE_POLL``."""
+    return IDLE_POLL if due is None else max(0.0, min(IDLE_POLL, due - now))
 
 
 class PeerLink:
@@ -133,8 +142,7 @@ class PeerLink:
                 if rows or ended or self.receipts:
                     continue
                 next_due = await store.next_due(self.peer, now, writing)
-                timeout = IDLE_POLL if next_due is None else max(0.0, min(IDLE_POLL, next_due - now))
-                await wait_event(self.wake, timeout)
+                await wait_event(self.wake, sleep_for(next_due, now))
         finally:
             # A receipt not known to be written is kept for the next connection (twice is
             # harmless: the sender settles a message once); a message stays in the outbox.

@@ -335,10 +335,11 @@ class Store:
 
         return await self._writer.run(op)
 
-    async def expire_due(self, now: float) -> list[dict[str, Any]]:
-        """Mark every open outgoing message past its expiry as ``expired``."""
+    async def expire_due(self, now: float) -> tuple[list[dict[str, Any]], float | None]:
+        """Mark every open outgoing message past its expiry as ``expired``. Returns those
+        rows and when the next open message expires (None: none is open)."""
 
-        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        def op(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], float | None]:
             cur = conn.execute(
                 "UPDATE messages SET state = 'expired', reason = 'expired', updated = ?"
                 " WHERE direction = 'out' AND state IN ('queued', 'sent') AND expires <= ?"
@@ -347,7 +348,7 @@ class Store:
             for row in rows:
                 _event(conn, "out", row["id"], now, "expired", "expired")
                 audit.append(conn, now, "expired", row["id"], row["peer"])
-            return rows
+            return rows, _next_expiry(conn)
 
         return await self._writer.run(op)
 
@@ -416,6 +417,13 @@ class Store:
             return [_row(cur, r) for r in cur.fetchall()]
 
         return await self._writer.run(op)
+
+    async def next_handover(self) -> float | None:
+        """When the next received message falls due for hand-over (a retry's time; None:
+        none is waiting), through the partial index of exactly those."""
+        return await self._writer.run(lambda conn: conn.execute(
+            "SELECT MIN(next_attempt) FROM messages INDEXED BY messages_handover"
+            " WHERE direction = 'in' AND state = 'received'").fetchone()[0])
 
     async def mark_handover(self, outcomes: list[tuple[str, str, str | None, float | None]],
                             now: float) -> None:
@@ -522,6 +530,14 @@ def _receipt(conn: sqlite3.Connection, direction: str, message_id: str) -> bytes
         " ON r.digest = m.receipt_ref WHERE m.direction = ? AND m.id = ?",
         (direction, message_id)).fetchone()
     return None if found is None else found[0]
+
+
+def _next_expiry(conn: sqlite3.Connection) -> float | None:
+    """When the next open outgoing message expires, through the state index (one look per
+    open state, however many messages wait)."""
+    return conn.execute(
+        "SELECT MIN(expires) FROM messages INDEXED BY messages_state"
+        " WHERE direction = 'out' AND state IN ('queued', 'sent')").fetchone()[0]
 
 
 def _keep_receipt(conn: sqlite3.Connection, ref: str, receipt: bytes) -> None:

@@ -484,9 +484,8 @@ class Hub:
             if self.local_delivery is None:  # no local system (yet): nothing to hand over
                 await wait_event(self._handover_wake, IDLE_POLL)
                 continue
-            rows = await self.store.pending_handover(self.clock())
+            rows, due = await self.store.pending_handover(self.clock())
             if not rows:  # sleep until a retry falls due, or a message comes in
-                due = await self.store.next_handover()
                 await wait_event(self._handover_wake, sleep_for(due, self.clock()))
                 continue
             outcomes = await asyncio.gather(*(self._hand_over(row) for row in rows))

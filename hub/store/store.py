@@ -404,26 +404,26 @@ class Store:
         await self._writer.run(
             lambda conn: _reject(conn, now, reason, sender, message_id, detail, raw))
 
-    async def pending_handover(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+    async def pending_handover(self, now: float, limit: int = 100
+                               ) -> tuple[list[dict[str, Any]], float | None]:
         """Received messages waiting to be handed to a local system, through the partial index
         of exactly those (``messages_handover``): however many wait, the query reads as many
-        as it returns."""
+        as it returns. When none is due yet: also when the next one falls due (a retry's
+        time; None if none is waiting)."""
 
-        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        def op(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], float | None]:
             cur = conn.execute(
                 "SELECT id, peer, type, jws, attempts FROM messages INDEXED BY messages_handover"
                 " WHERE direction = 'in' AND state = 'received' AND next_attempt <= ?"
                 " ORDER BY next_attempt, id LIMIT ?", (now, limit))
-            return [_row(cur, r) for r in cur.fetchall()]
+            rows = [_row(cur, r) for r in cur.fetchall()]
+            if rows:
+                return rows, None
+            return rows, conn.execute(
+                "SELECT MIN(next_attempt) FROM messages INDEXED BY messages_handover"
+                " WHERE direction = 'in' AND state = 'received'").fetchone()[0]
 
         return await self._writer.run(op)
-
-    async def next_handover(self) -> float | None:
-        """When the next received message falls due for hand-over (a retry's time; None:
-        none is waiting), through the partial index of exactly those."""
-        return await self._writer.run(lambda conn: conn.execute(
-            "SELECT MIN(next_attempt) FROM messages INDEXED BY messages_handover"
-            " WHERE direction = 'in' AND state = 'received'").fetchone()[0])
 
     async def mark_handover(self, outcomes: list[tuple[str, str, str | None, float | None]],
                             now: float) -> None:

@@ -135,13 +135,12 @@ class PeerLink:
                     receipt = self.receipts.popleft()
                     start("receipt", receipt, receipt, "receipt")
                 now = clock()
-                rows = await store.due_outgoing(self.peer, now, retry.window, writing)
+                rows, next_due = await store.due_outgoing(self.peer, now, retry.window, writing)
                 for row in rows:
                     writing.add(row["id"])
                     start("message", row, row["jws"], row["id"])
                 if rows or ended or self.receipts:
                     continue
-                next_due = await store.next_due(self.peer, now, writing)
                 await wait_event(self.wake, sleep_for(next_due, now))
         finally:
             # A receipt not known to be written is kept for the next connection (twice is

@@ -184,11 +184,14 @@ class Store:
         return await self._writer.run(op)
 
     async def due_outgoing(self, peer: str, now: float, window: int,
-                           writing: Collection[str] = ()) -> list[dict[str, Any]]:
+                           writing: Collection[str] = ()
+                           ) -> tuple[list[dict[str, Any]], float | None]:
         """Messages for ``peer`` to write now: sent ones whose receipt is overdue first, then
         queued ones, as many as fit in the free part of the in-flight ``window`` (sent messages
         still waiting for their receipt, and queued ones being written). Messages in
-        ``writing`` (their write is out) are not due again until it ends.
+        ``writing`` (their write is out) are not due again until it ends. When none is due:
+        also when one next falls due by time alone (a sent one's receipt overdue, a queued one
+        postponed after a refusal; None: nothing is waiting), in the same operation.
 
         Queued messages come in submission order: ``next_attempt`` (their submission time,
         later only for one the broker refused) then id (a UUIDv7, docs/reliability.md). The
@@ -197,7 +200,7 @@ class Store:
         80 ms a query, and the drain after an outage crawled."""
         skip = json.dumps(list(writing))
 
-        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        def op(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], float | None]:
             cur = conn.execute(
                 "SELECT id, jws, state, attempts FROM messages WHERE direction = 'out'"
                 " AND peer = ? AND state = 'sent' AND next_attempt <= ? AND expires > ?"
@@ -219,21 +222,15 @@ class Store:
                     " ORDER BY next_attempt, id LIMIT ?",
                     (peer, now, now, skip, window - in_flight))
                 rows += [_row(cur, r) for r in cur.fetchall()]
-            return rows
+            if rows:
+                return rows, None
+            return rows, conn.execute(
+                "SELECT MIN(next_attempt) FROM messages WHERE direction = 'out' AND peer = ?"
+                " AND expires > ? AND (state = 'sent' OR (state = 'queued' AND next_attempt > ?))"
+                " AND id NOT IN (SELECT value FROM json_each(?))",
+                (peer, now, now, skip)).fetchone()[0]
 
         return await self._writer.run(op)
-
-    async def next_due(self, peer: str, now: float,
-                       writing: Collection[str] = ()) -> float | None:
-        """When a message for ``peer`` next falls due by time alone: a sent one waiting for its
-        receipt, or a queued one postponed after a refusal (None: nothing is waiting); those
-        in ``writing`` are left out."""
-        skip = json.dumps(list(writing))
-        return await self._writer.run(lambda conn: conn.execute(
-            "SELECT MIN(next_attempt) FROM messages WHERE direction = 'out' AND peer = ?"
-            " AND expires > ? AND (state = 'sent' OR (state = 'queued' AND next_attempt > ?))"
-            " AND id NOT IN (SELECT value FROM json_each(?))",
-            (peer, now, now, skip)).fetchone()[0])
 
     async def count_outgoing(self, state: str) -> dict[str, int]:
         """Per peer, how many outgoing messages are in ``state``."""

@@ -163,9 +163,10 @@ def _steps_of_the_hot_queries(tmp_path, waiting: int) -> int:
         run(store._writer.run(fill))
         run(store._writer.run(lambda conn: conn.set_progress_handler(count, 10)))
         now = float(waiting + 1)
-        due = run(store.due_outgoing("baku", now, 200, writing=ids[:150]))
+        due, _next = run(store.due_outgoing("baku", now, 200, writing=ids[:150]))
         assert [row["id"] for row in due] == ids[150:200]
-        run(store.next_due("baku", now, writing=ids[:150]))
+        # the window full of writes: none due, and when one next falls due (none here)
+        assert run(store.due_outgoing("baku", now, 150, writing=ids[:150])) == ([], None)
         due, _next = run(store.pending_handover(now))
         assert len(due) == 100
         assert run(store.pending_handover(-1.0)) == ([], 0)  # none due yet: the next's time
@@ -276,7 +277,6 @@ def test_the_links_and_the_hand_over_queries_do_not_read_every_message(tmp_path)
         run(store._writer.run(lambda conn: conn.set_trace_callback(traced.append)))
         now = 1_000.0
         run(store.due_outgoing("baku", now, 200, writing=["m1", "m2"]))
-        run(store.next_due("baku", now, writing=["m1"]))
         run(store.pending_handover(now))
         run(store.expire_due(now))
         run(store.outbox_summary())

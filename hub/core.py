@@ -41,6 +41,7 @@ LocalDelivery = Callable[[Envelope], Awaitable[None]]
 # Entries in one receipt at most (hub.receipt.json): about 5.5 KB signed, within the smallest
 # limits.max_message_bytes a peer may set (8 KiB).
 RECEIPT_ENTRIES = 16
+HANDOVER_BATCH = 100  # received messages handed over at once, their outcomes in one operation
 CRL_REFRESH_OFF_POLL = 60.0  # with hub.crl_refresh 0, how often to see if a reload set it
 
 
@@ -484,12 +485,12 @@ class Hub:
             if self.local_delivery is None:  # no local system (yet): nothing to hand over
                 await wait_event(self._handover_wake, IDLE_POLL)
                 continue
-            rows, due = await self.store.pending_handover(self.clock())
+            rows, due = await self.store.pending_handover(self.clock(), HANDOVER_BATCH)
             if not rows:  # sleep until a retry falls due, or a message comes in
                 await wait_event(self._handover_wake, sleep_for(due, self.clock()))
                 continue
             outcomes = await asyncio.gather(*(self._hand_over(row) for row in rows))
-            await self.store.mark_handover(
+            due = await self.store.mark_handover(
                 [(row["id"], state, reason, retry_at) for row, (state, reason, retry_at, _c)
                  in zip(rows, outcomes)], self.clock())
             for row, (state, reason, _retry_at, correlation_id) in zip(rows, outcomes):
@@ -499,6 +500,9 @@ class Hub:
                 elif state == "dead_lettered":
                     self.emit(ev.DEAD_LETTERED, message_id=row["id"], peer=row["peer"],
                               type=row["type"], reason=reason, detail={"direction": "in"})
+            if len(rows) < HANDOVER_BATCH and not self._handover_wake.is_set():
+                # everything due went, and nothing came in meanwhile: no need to look again
+                await wait_event(self._handover_wake, sleep_for(due, self.clock()))
 
     async def _hand_over(self, row: dict[str, Any]
                          ) -> tuple[str, str | None, float | None, str | None]:

@@ -414,20 +414,17 @@ class Store:
                 " WHERE direction = 'in' AND state = 'received' AND next_attempt <= ?"
                 " ORDER BY next_attempt, id LIMIT ?", (now, limit))
             rows = [_row(cur, r) for r in cur.fetchall()]
-            if rows:
-                return rows, None
-            return rows, conn.execute(
-                "SELECT MIN(next_attempt) FROM messages INDEXED BY messages_handover"
-                " WHERE direction = 'in' AND state = 'received'").fetchone()[0]
+            return rows, None if rows else _next_handover(conn)
 
         return await self._writer.run(op)
 
     async def mark_handover(self, outcomes: list[tuple[str, str, str | None, float | None]],
-                            now: float) -> None:
+                            now: float) -> float | None:
         """Record hand-over outcomes, each ``(message_id, state, reason, next_attempt)``:
-        ``handed_over``, ``dead_lettered``, or a retry (``received`` with ``next_attempt``)."""
+        ``handed_over``, ``dead_lettered``, or a retry (``received`` with ``next_attempt``).
+        Returns when the next received message falls due (None: none is waiting)."""
 
-        def op(conn: sqlite3.Connection) -> None:
+        def op(conn: sqlite3.Connection) -> float | None:
             for message_id, state, reason, next_attempt in outcomes:
                 conn.execute("UPDATE messages SET state = ?, reason = ?, attempts = attempts + 1,"
                              " next_attempt = ?, updated = ? WHERE direction = 'in' AND id = ?",
@@ -435,8 +432,9 @@ class Store:
                 _event(conn, "in", message_id, now, state, reason)
                 if state != "received":
                     audit.append(conn, now, state, message_id, None, reason=reason)
+            return _next_handover(conn)
 
-        await self._writer.run(op)
+        return await self._writer.run(op)
 
     # -- dead letters ----------------------------------------------------------------------
     async def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -527,6 +525,14 @@ def _receipt(conn: sqlite3.Connection, direction: str, message_id: str) -> bytes
         " ON r.digest = m.receipt_ref WHERE m.direction = ? AND m.id = ?",
         (direction, message_id)).fetchone()
     return None if found is None else found[0]
+
+
+def _next_handover(conn: sqlite3.Connection) -> float | None:
+    """When the next received message falls due for hand-over, through the partial index of
+    exactly those."""
+    return conn.execute(
+        "SELECT MIN(next_attempt) FROM messages INDEXED BY messages_handover"
+        " WHERE direction = 'in' AND state = 'received'").fetchone()[0]
 
 
 def _next_expiry(conn: sqlite3.Connection) -> float | None:

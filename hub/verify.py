@@ -11,6 +11,7 @@ checked by the core after these.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -40,7 +41,13 @@ REASONS = (
     "schema_invalid",
 )
 RECEIPT_TYPE = "hub.receipt"  # every peer may send receipts, whatever its type patterns
-ALLOWED_CACHE = 4096  # (sender, type) answers remembered
+
+
+@functools.lru_cache(maxsize=4096)  # asked for every message received
+def _may_send(patterns: tuple[str, ...], type_name: str) -> bool:
+    """Whether a type matches one of a sender's patterns (keyed by the patterns themselves,
+    so new patterns after a reload are asked afresh)."""
+    return any(fnmatchcase(type_name, pattern) for pattern in patterns)
 
 
 @dataclass(frozen=True)
@@ -102,16 +109,6 @@ class Verifier:
             if isinstance(patterns, str):  # a bare string would be read as one pattern a char
                 raise TypeError(f"type patterns of {sender} must be a list, not a string")
         self._peers = {sender: tuple(patterns) for sender, patterns in peers.items()}
-        self._allowed: dict[tuple[str, str], bool] = {}  # (sender, type): may it send it
-
-    def _may_send(self, sender: str, type_name: str) -> bool:
-        key = (sender, type_name)
-        allowed = self._allowed.get(key)
-        if allowed is None:
-            allowed = any(fnmatchcase(type_name, pattern) for pattern in self._peers[sender])
-            if len(self._allowed) < ALLOWED_CACHE:  # types are few, but it stays bounded
-                self._allowed[key] = allowed
-        return allowed
 
     def verify(self, data: bytes) -> Verified:
         """Return the verified message or raise ``Rejected`` with the first failed check."""
@@ -145,7 +142,7 @@ class Verifier:
         if envelope.to != self.hub_id:
             raise reject("wrong_recipient", f"addressed to {envelope.to}, this is {self.hub_id}",
                          verified)
-        if envelope.type != RECEIPT_TYPE and not self._may_send(sender, envelope.type):
+        if envelope.type != RECEIPT_TYPE and not _may_send(self._peers[sender], envelope.type):
             raise reject("type_not_allowed", f"{sender} may not send {envelope.type}", verified)
         if not encrypted and self.decryption.required(envelope.type, sender):
             raise reject("not_encrypted", f"{envelope.type} from {sender} must come encrypted",

@@ -486,23 +486,28 @@ class Hub:
                 await wait_event(self._handover_wake, IDLE_POLL)
                 continue
             rows, due = await self.store.pending_handover(self.clock(), HANDOVER_BATCH)
-            if not rows:  # sleep until a retry falls due, or a message comes in
-                await wait_event(self._handover_wake, sleep_for(due, self.clock()))
-                continue
-            outcomes = await asyncio.gather(*(self._hand_over(row) for row in rows))
-            due = await self.store.mark_handover(
-                [(row["id"], state, reason, retry_at) for row, (state, reason, retry_at, _c)
-                 in zip(rows, outcomes)], self.clock())
-            for row, (state, reason, _retry_at, correlation_id) in zip(rows, outcomes):
-                if state == "handed_over":
-                    self.emit(ev.HANDED_OVER, message_id=row["id"], peer=row["peer"],
-                              type=row["type"], correlation_id=correlation_id)
-                elif state == "dead_lettered":
-                    self.emit(ev.DEAD_LETTERED, message_id=row["id"], peer=row["peer"],
-                              type=row["type"], reason=reason, detail={"direction": "in"})
-            if len(rows) < HANDOVER_BATCH and not self._handover_wake.is_set():
-                # everything due went, and nothing came in meanwhile: no need to look again
-                await wait_event(self._handover_wake, sleep_for(due, self.clock()))
+            if rows:
+                due = await self._hand_over_batch(rows)
+                if len(rows) == HANDOVER_BATCH or self._handover_wake.is_set():
+                    continue  # more may be due at once
+            # sleep until a retry falls due, or a message comes in
+            await wait_event(self._handover_wake, sleep_for(due, self.clock()))
+
+    async def _hand_over_batch(self, rows: list[dict[str, Any]]) -> float | None:
+        """Hand ``rows`` over and record their outcomes; when the next received message falls
+        due (None: none is waiting)."""
+        outcomes = await asyncio.gather(*(self._hand_over(row) for row in rows))
+        due = await self.store.mark_handover(
+            [(row["id"], state, reason, retry_at) for row, (state, reason, retry_at, _c)
+             in zip(rows, outcomes)], self.clock())
+        for row, (state, reason, _retry_at, correlation_id) in zip(rows, outcomes):
+            if state == "handed_over":
+                self.emit(ev.HANDED_OVER, message_id=row["id"], peer=row["peer"],
+                          type=row["type"], correlation_id=correlation_id)
+            elif state == "dead_lettered":
+                self.emit(ev.DEAD_LETTERED, message_id=row["id"], peer=row["peer"],
+                          type=row["type"], reason=reason, detail={"direction": "in"})
+        return due
 
     async def _hand_over(self, row: dict[str, Any]
                          ) -> tuple[str, str | None, float | None, str | None]:
